@@ -1,0 +1,42 @@
+"""Regenerate the bundled sample images from scikit-image's data (run from the project root):
+
+    python images/make_samples.py
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import skimage.data
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from utils.image_io import save_image  # noqa: E402
+from utils.synthetic import composite, eroded_hints  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+SEG_SHAPE = (224, 288)  # H, W of the texture composites
+
+
+def main() -> None:
+    for name in ("coffee", "chelsea", "astronaut", "rocket"):
+        save_image(HERE / f"{name}.png", getattr(skimage.data, name)())
+    # two layers: a grass horse on brick, with hints (truth eroded by 25x25) and truth
+    img, labels = composite(SEG_SHAPE, fg="grass", bg="brick", fg_tint=(0.85, 1.0, 0.75))
+    fg, bg = eroded_hints(labels, [2, 0], size=25)
+    save_image(HERE / "horse_grass_brick.png", img)
+    save_image(HERE / "horse_grass_brick_fg_hint.png", fg)
+    save_image(HERE / "horse_grass_brick_bg_hint.png", bg)
+    save_image(HERE / "horse_grass_brick_truth.png", (labels == 2).astype(np.float32))
+    # three layers: grass horse, gravel band, brick ground
+    img, labels = composite(SEG_SHAPE, fg="grass", mg="gravel", bg="brick", fg_tint=(0.85, 1.0, 0.75),
+                            mg_tint=(1.0, 0.9, 0.8))
+    fg, mg, bg = eroded_hints(labels, [2, 1, 0], size=9)
+    save_image(HERE / "three_regions.png", img)
+    for k, h in zip(("fg", "mg", "bg"), (fg, mg, bg), strict=True):
+        save_image(HERE / f"three_regions_{k}_hint.png", h)
+    save_image(HERE / "three_regions_truth.png", labels.astype(np.float32) / 2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,189 @@
+"""Hint-guided layer segmentation with coupled DIPs: K layer nets y_k and one mask net m with
+I ≈ Σ_k m_k·y_k. K = 2 with a sigmoid mask is Double-DIP (m, 1 − m); any K with a softmax mask is the
+paper's "multinomial" model. Layers are ordered from foreground to background."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from net import losses
+from net.loop import LoopResult, NoiseSchedule, Step, optimise
+from net.noise import jitter, noise_input
+from net.skip import skip
+from utils.guided import guided_filter, scaled_radius
+from utils.image_io import crop, pad_to_multiple, resize, working_shape
+
+
+@dataclass
+class SegmentSettings:
+    channels: tuple[int, ...] = (8, 16, 32)  # per-scale channels of every net (no skips)
+    input_depth: int = 2  # channels of each net's noise input
+    input_var: float = 0.1  # scale of the uniform input noise
+    reg_noise: float = 0.0  # std of the per-iteration input jitter
+    step1_iters: int = 300  # fit layers inside their hints, mask to the hints
+    step2_iters: int = 600  # add the reconstruction and the sharpening of the mask
+    hint_iters: int = 300  # step-2 iterations that keep the hint losses
+    sharpen_weight: float = 0.02  # binarisation (K=2 sigmoid) or entropy (softmax) weight at full ramp
+    sharpen_ramp: int = 300  # step-2 iterations over which that weight ramps up from 0
+    exclusion_weight: float = 0.0  # gradient exclusion between layers (Zhang et al.), 0 = off
+    psnr_target: float | None = None  # stop step 2 early at this reconstruction PSNR
+    lr: float = 1e-3
+    max_side: int = 320  # working resolution (longest side); outputs are full size
+    guided_radius: float = 0.01  # guided-filter radius as a fraction of the image's longest side
+    guided_eps: float = 1e-3
+    softmax: bool = False  # K-channel softmax mask even for K = 2
+    progress: bool = True
+    name: str = "segment"
+
+
+@dataclass
+class Segmentation:
+    """Full-resolution results: soft mask K×H×W (sums to 1), refined mask, labels (0 = first layer),
+    layers K×H×W×3, and the loop results of both steps."""
+    soft: np.ndarray
+    refined: np.ndarray
+    labels: np.ndarray
+    layers: np.ndarray
+    steps: dict[str, LoopResult] = field(default_factory=dict)
+
+    @property
+    def interrupted(self) -> bool:
+        return any(r.stopped == "interrupted" for r in self.steps.values())
+
+
+def _t(x: np.ndarray, device: torch.device) -> torch.Tensor:
+    """HxW or HxWxC numpy -> 1×C×H×W tensor."""
+    x = x[:, :, None] if x.ndim == 2 else x
+    return torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1)))[None].float().to(device)
+
+
+def segment(image: np.ndarray, hints: list[np.ndarray], s: SegmentSettings, device: torch.device
+            ) -> Segmentation:
+    """Split `image` (HxWx3 in [0,1]) into len(hints) layers, hint k marking pixels of layer k."""
+    k_layers = len(hints)
+    binary = k_layers == 2 and not s.softmax
+    full = image.shape[:2]
+    work = working_shape(full, s.max_side)
+    mult = 2 ** len(s.channels)
+    img_w = pad_to_multiple(resize(image, work), mult)
+    hints_w = [pad_to_multiple(resize(h, work) > 0.5, mult).astype(np.float32) for h in hints]
+    # padding must not invent hint pixels: hints only inside the true image area
+    valid = np.zeros(img_w.shape[:2], np.float32)
+    valid[: work[0], : work[1]] = 1
+    hints_w = [h * valid for h in hints_w]
+    shape = img_w.shape[:2]
+
+    img = _t(img_w, device)
+    h_t = [_t(h, device) for h in hints_w]
+    def net(c_out: int) -> torch.nn.Module:
+        return skip(s.input_depth, c_out, s.channels, s.channels, [0] * len(s.channels)).to(device)
+    layer_nets = [net(3) for _ in range(k_layers)]
+    mask_net = net(1 if binary else k_layers)
+    if not binary:
+        mask_net.sigmoid = False  # logits: the softmax below normalises across layers
+    nets = layer_nets + [mask_net]
+    inputs = [noise_input(s.input_depth, shape, s.input_var).to(device) for _ in nets]
+    # mask target of step 1: one-hot where hinted, uniform (1/K) elsewhere; for K=2 this is (fg-bg+1)/2
+    hinted = torch.clamp(sum(h_t), 0, 1)
+    target = torch.cat(h_t, 1) + (1 - hinted) / k_layers
+    target = target[:, :1] if binary else target
+    noise = NoiseSchedule(std=s.reg_noise)
+
+    def forward(i: int, iters: int) -> tuple[list[torch.Tensor], torch.Tensor, torch.Tensor, torch.Tensor]:
+        std = noise(i, iters)
+        ys = [n(jitter(x, std)) for n, x in zip(layer_nets, inputs, strict=False)]
+        raw = mask_net(jitter(inputs[-1], std))
+        masks = torch.cat([raw, 1 - raw], 1) if binary else torch.softmax(raw, 1)
+        mix = sum(masks[:, k:k + 1] * ys[k] for k in range(k_layers))
+        return ys, masks, (raw if binary else masks), mix
+
+    def hint_loss(ys: list[torch.Tensor]) -> torch.Tensor:
+        return sum(losses.hint_l1(y, img, h) for y, h in zip(ys, h_t, strict=True))
+
+    def outputs(ys: list[torch.Tensor], masks: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {"layers": torch.stack([y[0] for y in ys]), "mask": masks[0]}
+
+    def step1(i: int) -> Step:
+        ys, masks, m, mix = forward(i, s.step1_iters)
+        loss = hint_loss(ys) + losses.l1(m, target)
+        return Step(loss, mix, outputs(ys, masks))
+
+    def step2(i: int) -> Step:
+        ys, masks, m, mix = forward(i, s.step2_iters)
+        loss = losses.l1(mix, img)
+        if i < s.hint_iters:
+            loss = loss + hint_loss(ys)
+        ramp = min(1.0, (i + 1) / max(s.sharpen_ramp, 1))
+        sharpen = losses.binarisation(m) if binary else losses.entropy(masks)
+        loss = loss + s.sharpen_weight * ramp * sharpen
+        if s.exclusion_weight:
+            loss = loss + s.exclusion_weight * sum(losses.exclusion(ys[a], ys[b])
+                                                   for a in range(k_layers) for b in range(a + 1, k_layers))
+        return Step(loss, mix, outputs(ys, masks))
+
+    steps: dict[str, LoopResult] = {}
+    r1 = optimise(nets, step1, s.step1_iters, img, lr=s.lr, desc=f"{s.name} step 1", progress=s.progress)
+    steps["step1"] = r1
+    result = r1
+    if r1.stopped not in ("interrupted", "non_finite") and s.step2_iters > 0:
+        track = min(max(s.hint_iters, s.sharpen_ramp), max(s.step2_iters - 1, 0))
+        r2 = optimise(nets, step2, s.step2_iters, img, lr=s.lr, psnr_target=s.psnr_target, track_from=track,
+                      desc=f"{s.name} step 2", progress=s.progress)
+        steps["step2"] = r2
+        result = r2
+    best = result.best if result.best else result.last
+    return _finish(image, best, work, full, s, steps)
+
+
+def _finish(image: np.ndarray, best: dict[str, torch.Tensor], work: tuple[int, int], full: tuple[int, int],
+            s: SegmentSettings, steps: dict[str, LoopResult]) -> Segmentation:
+    """Crop the padding, upsample to full size, refine each mask channel with the guided filter."""
+    soft_w = crop(best["mask"].float().cpu().numpy().transpose(1, 2, 0), work)  # h×w×K
+    layers_w = [crop(y.float().cpu().numpy().transpose(1, 2, 0), work) for y in best["layers"]]
+    soft = np.clip(resize(soft_w, full).reshape(full + (soft_w.shape[2],)), 0, 1)
+    layers = np.stack([np.clip(resize(y, full), 0, 1) for y in layers_w])
+    radius = scaled_radius(full, s.guided_radius)
+    refined = np.clip(guided_filter(image, soft, radius, s.guided_eps).reshape(soft.shape), 0, 1)
+    refined = refined / np.clip(refined.sum(axis=2, keepdims=True), 1e-6, None)
+    labels = np.argmax(refined, axis=2).astype(np.uint8)
+    return Segmentation(soft=soft.transpose(2, 0, 1), refined=refined.transpose(2, 0, 1), labels=labels,
+                        layers=layers, steps=steps)
+
+
+def fuse_vote(masks: dict[tuple[int, int], np.ndarray]) -> np.ndarray:
+    """Fuse three pairwise two-layer results into one label map by majority vote.
+
+    `masks[(a, b)]` is the soft mask of the run that separated label a (mask → 1) from label b
+    (mask → 0), for the three pairs of labels {0, 1, 2}. Each run votes for one of its two labels; a
+    label with two votes wins; a three-way tie goes to the label with the largest summed confidence
+    (m for a, 1 − m for b).
+    """
+    labels = sorted({x for pair in masks for x in pair})
+    shape = next(iter(masks.values())).shape
+    votes = np.zeros((len(labels),) + shape, np.int32)
+    conf = np.zeros((len(labels),) + shape, np.float32)
+    index = {lab: i for i, lab in enumerate(labels)}
+    for (a, b), m in masks.items():
+        votes[index[a]] += m > 0.5
+        votes[index[b]] += m <= 0.5
+        conf[index[a]] += m
+        conf[index[b]] += 1 - m
+    best_votes = votes.max(axis=0)
+    tie = best_votes < 2
+    out = np.asarray(labels)[np.argmax(votes, axis=0)]
+    out[tie] = np.asarray(labels)[np.argmax(conf, axis=0)][tie]
+    return out.astype(np.uint8)
+
+
+def fuse_paper(masks: dict[tuple[int, int], np.ndarray], fg: int = 2, mg: int = 1, bg: int = 0) -> np.ndarray:
+    """The paper's rule, vectorised: where the (fg, bg) run and the runs involving the middle-ground
+    agree on a label that label is kept; any disagreement becomes middle-ground."""
+    fg_bg = masks[(fg, bg)] > 0.5  # True: fg
+    fg_mg = masks[(fg, mg)] > 0.5  # True: fg
+    mg_bg = masks[(mg, bg)] > 0.5  # True: mg
+    out = np.full(fg_bg.shape, mg, np.uint8)
+    out[fg_bg & fg_mg] = fg
+    out[~fg_bg & ~mg_bg] = bg
+    return out

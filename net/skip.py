@@ -1,0 +1,92 @@
+"""The DIP encoder-decoder with skip connections (Ulyanov et al. 2018), used for every layer, mask,
+transmission and airlight net: one builder, whose arguments read like the architecture."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+
+def conv(c_in: int, c_out: int, k: int, stride: int = 1) -> nn.Sequential:
+    """Convolution with reflection padding, so borders do not fade to zero."""
+    pad = (k - 1) // 2
+    layers: list[nn.Module] = [nn.ReflectionPad2d(pad)] if pad else []
+    return nn.Sequential(*layers, nn.Conv2d(c_in, c_out, k, stride=stride))
+
+
+def conv_bn_act(c_in: int, c_out: int, k: int, stride: int = 1) -> nn.Sequential:
+    return nn.Sequential(conv(c_in, c_out, k, stride), nn.BatchNorm2d(c_out), nn.LeakyReLU(0.2, inplace=True))
+
+
+class Level(nn.Module):
+    """One scale: a strided encoder block, the next level (if any), a bilinear ×2 upsampling, then a
+    decoder block fed by the upsampled path concatenated with this scale's skip features."""
+
+    def __init__(self, c_in: int, down: int, up: int, skip: int, k_down: int, k_up: int, k_skip: int,
+                 deeper: Level | None, up_mode: str) -> None:
+        super().__init__()
+        self.skip = conv_bn_act(c_in, skip, k_skip) if skip else None
+        self.down = nn.Sequential(conv_bn_act(c_in, down, k_down, stride=2), conv_bn_act(down, down, k_down))
+        self.deeper = deeper
+        self.upsample = nn.Upsample(scale_factor=2, mode=up_mode,
+                                    **({"align_corners": False} if up_mode in ("bilinear", "bicubic") else {}))
+        c_deep = deeper.up_channels if deeper is not None else down
+        self.bn_merge = nn.BatchNorm2d(skip + c_deep)
+        self.up = nn.Sequential(conv_bn_act(skip + c_deep, up, k_up), conv_bn_act(up, up, 1))
+        self.up_channels = up
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.down(x)
+        if self.deeper is not None:
+            y = self.deeper(y)
+        y = self.upsample(y)
+        if self.skip is not None:
+            y = torch.cat([self.skip(x), y], dim=1)
+        return self.up(self.bn_merge(y))
+
+
+class Skip(nn.Module):
+    """Encoder-decoder: levels from fine to coarse, then a 1×1 output convolution (and a sigmoid)."""
+
+    def __init__(self, levels: Level, c_last: int, c_out: int, sigmoid: bool) -> None:
+        super().__init__()
+        self.levels = levels
+        self.out = nn.Conv2d(c_last, c_out, 1)
+        self.sigmoid = sigmoid
+        self.depth = 0
+        level: Level | None = levels
+        while level is not None:
+            self.depth += 1
+            level = level.deeper
+
+    @property
+    def multiple(self) -> int:
+        """Input sides must be divisible by this (2**depth)."""
+        return 2**self.depth
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.out(self.levels(x))
+        return torch.sigmoid(y) if self.sigmoid else y
+
+
+def skip(input_depth: int, output_channels: int,
+         channels_down: Sequence[int] = (8, 16, 32),
+         channels_up: Sequence[int] = (8, 16, 32),
+         channels_skip: Sequence[int] = (0, 0, 0),
+         filter_down: int = 3, filter_up: int = 3, filter_skip: int = 1,
+         upsample_mode: str = "bilinear", sigmoid: bool = True) -> Skip:
+    """Build a DIP: per-scale channels down/up/skip (fine to coarse), stride-2 downsampling, bilinear
+    upsampling, reflection padding, BatchNorm, LeakyReLU, a 1×1 output conv and an optional sigmoid.
+
+    >>> skip(2, 1, [8, 16, 32], [8, 16, 32], [0, 0, 0])          # Double-DIP segmentation layer/mask
+    >>> skip(8, 3, [8, 16, 32, 64, 128], [8, 16, 32, 64, 128], [0, 0, 0, 4, 4])  # dehazing J net
+    """
+    if not (len(channels_down) == len(channels_up) == len(channels_skip)) or not channels_down:
+        raise ValueError("channels_down, channels_up and channels_skip need one entry per scale")
+    ins = [input_depth] + list(channels_down[:-1])
+    deeper: Level | None = None
+    for c_in, d, u, s in reversed(list(zip(ins, channels_down, channels_up, channels_skip, strict=True))):
+        deeper = Level(c_in, d, u, s, filter_down, filter_up, filter_skip, deeper, upsample_mode)
+    assert deeper is not None
+    return Skip(deeper, channels_up[0], output_channels, sigmoid)

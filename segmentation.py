@@ -1,0 +1,261 @@
+"""Image segmentation with coupled Deep Image Priors (Double-DIP and the paper's three-layer systems).
+
+A single image is split into layers with no training data: layer DIPs and a mask DIP are fitted
+jointly so that the layers, mixed by the mask, rebuild the image; hints say where each layer is.
+
+    python segmentation.py                                   # bundled sample, two layers
+    python segmentation.py --input=photo.jpg --fg_hint=fg.png --bg_hint=bg.png
+    python segmentation.py --input=photo.jpg --hints=saliency
+    python segmentation.py --preset=paper --device=cuda      # the paper's iteration counts, one GPU
+
+Every UPPER_CASE constant below is a setting: edit it here or override it as --lower_case=value
+(`--help` lists them). Each run writes a fresh folder under OUTPUT_DIR and prints its path last.
+One process uses one device; on a machine with several GPUs run one image per GPU, e.g.
+`CUDA_VISIBLE_DEVICES=1 python segmentation.py --input=b.jpg &` (video dehazing scales with torchrun).
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+# --- input and hints
+INPUT = "images/horse_grass_brick.png"  # image to segment (PNG, JPEG, TIFF, BMP)
+HINTS = "auto"  # auto (X_fg_hint.png etc. beside the input, else histogram), histogram, saliency, saliency_fine
+FG_HINT = ""  # foreground hint mask (white = foreground), any size; overrides the automatic one
+BG_HINT = ""  # background hint mask
+MG_HINT = ""  # middle-ground hint mask (three layers)
+TRUTH = "auto"  # label/mask image to score IoU against (auto: X_truth.png beside the input, "" = none)
+# --- system
+LAYERS = 2  # number of layers: 2 (foreground/background) or more
+METHOD = "system"  # system: Double-DIP (2 layers) or 3 pairwise Double-DIPs fused; multi: one softmax-mask model
+FUSION = "vote"  # fusion of the system's pairwise runs: vote (majority) or paper (disagreement = middle)
+CHANNELS = [8, 16, 32]  # per-scale channels of every net (the paper's [8, 16, 32], no skips)
+INPUT_DEPTH = 2  # channels of each net's noise input
+REG_NOISE = 0.0  # std of the per-iteration jitter of the noise inputs
+# --- optimisation
+STEP1_ITERS = 300  # step 1: layers fit inside their hints, mask fits the hints
+STEP2_ITERS = 600  # step 2: reconstruction, hints for a while, increasing mask sharpening
+HINT_ITERS = 300  # step-2 iterations that keep the hint losses
+SHARPEN_WEIGHT = 0.02  # weight of the binarisation (2 layers) or entropy (softmax) loss at full ramp
+SHARPEN_RAMP = 300  # step-2 iterations over which that weight ramps up from 0
+EXCLUSION_WEIGHT = 0.0  # gradient exclusion loss between layers (0 = off)
+PSNR_TARGET = 0.0  # stop step 2 once the reconstruction reaches this PSNR in dB (0 = never)
+LR = 0.001  # Adam learning rate
+MAX_SIDE = 320  # working resolution: longest side in pixels (outputs are always full size)
+GUIDED_RADIUS = 0.01  # guided-filter radius as a fraction of the longest side
+GUIDED_EPS = 0.001  # guided-filter regularisation
+# --- run
+PRESET = ""  # paper: the paper's iteration counts (2000 + 4000; slow on a CPU)
+DEVICE = "auto"  # auto (cuda, then mps, then cpu), cpu, cuda, cuda:N, mps
+SEED = 0  # random seed (CPU runs repeat exactly)
+OUTPUT_DIR = "output"  # each run writes a fresh folder here
+PROGRESS = True  # show progress bars
+
+PRESETS = {"paper": {"step1_iters": 2000, "step2_iters": 4000, "hint_iters": 1000, "sharpen_ramp": 1000,
+                     "max_side": 800}}
+
+
+LAYER_NAMES = {2: ["fg", "bg"], 3: ["fg", "mg", "bg"]}
+
+
+def layer_names(n: int) -> list[str]:
+    """Layer names from foreground to background: fg, mg (or mg1, mg2, ...), bg."""
+    return LAYER_NAMES.get(n, ["fg"] + [f"mg{k}" for k in range(1, n - 1)] + ["bg"])
+
+
+def resolve_hints(image: np.ndarray, n: int) -> tuple[list[str], list[np.ndarray]]:
+    """Hints in layer order (fg first) from HINTS and the user's masks; X_fg_hint.png etc. beside the
+    input are used automatically with HINTS=auto."""
+    from utils.hints import make_hints
+    names = layer_names(n)
+    user = {"fg": FG_HINT, "bg": BG_HINT, "mg": MG_HINT}
+    method = HINTS
+    if HINTS == "auto":
+        stem = Path(INPUT).with_suffix("")
+        beside = {k: f"{stem}_{k}_hint.png" for k in names}
+        found = {k: p for k, p in beside.items() if Path(p).exists()}
+        if set(found) == set(names):
+            user = {k: user.get(k) or found[k] for k in names}
+        method = "histogram"
+    hints = make_hints(image, method, n, {k: v for k, v in user.items() if k in names and v})
+    return names, [hints[k] for k in names]
+
+
+def resolve_truth(shape: tuple[int, int], n: int) -> np.ndarray | None:
+    """Ground-truth labels (0 = background ... n-1 = foreground) for IoU, or None."""
+    from utils.image_io import load_image, resize
+    path = TRUTH
+    if TRUTH == "auto":
+        path = f"{Path(INPUT).with_suffix('')}_truth.png"
+        if not Path(path).exists():
+            return None
+    if not path:
+        return None
+    grey = load_image(path, "truth image").mean(axis=2)
+    if grey.shape != shape:
+        grey = resize(grey, shape)
+    # labels are stored as evenly spaced grey levels: 0 = background ... 255 = foreground
+    return np.clip(np.rint(grey * (n - 1)), 0, n - 1).astype(np.uint8)
+
+
+def settings(**extra: object):  # -> net.segment.SegmentSettings
+    from net.segment import SegmentSettings
+    return SegmentSettings(channels=tuple(CHANNELS), input_depth=INPUT_DEPTH, reg_noise=REG_NOISE,
+                           step1_iters=STEP1_ITERS, step2_iters=STEP2_ITERS, hint_iters=HINT_ITERS,
+                           sharpen_weight=SHARPEN_WEIGHT, sharpen_ramp=SHARPEN_RAMP,
+                           exclusion_weight=EXCLUSION_WEIGHT, psnr_target=PSNR_TARGET or None, lr=LR,
+                           max_side=MAX_SIDE, guided_radius=GUIDED_RADIUS, guided_eps=GUIDED_EPS,
+                           progress=PROGRESS, **extra)
+
+
+def save_layers(run_dir: Path, image: np.ndarray, names: list[str], hints: list[np.ndarray], seg) -> None:
+    """Every layer, soft mask channel and hint of one segmentation."""
+    from utils.image_io import save_image
+    for name, layer, soft, hint in zip(names, seg.layers, seg.soft, hints, strict=True):
+        save_image(run_dir / f"{name}_layer.png", layer)
+        save_image(run_dir / f"{name}_hint.png", hint)
+        if len(names) > 2:
+            save_image(run_dir / f"{name}_soft_mask.png", soft)
+
+
+def step_summary(seg) -> dict:
+    return {k: {"iterations": r.iterations, "stopped": r.stopped, "best_psnr": r.best_psnr,
+                "best_iteration": r.best_step} for k, r in seg.steps.items()}
+
+
+def two_layer(image: np.ndarray, names: list[str], hints: list[np.ndarray], run_dir: Path, device,
+              truth: np.ndarray | None, softmax: bool = False, tag: str = "") -> tuple[object, dict]:
+    """One Double-DIP run (fg vs bg); writes its outputs to run_dir; returns (segmentation, summary)."""
+    from net.segment import segment
+    from utils.image_io import save_image
+    from utils.metrics import iou
+    from utils.plotting import overlay, plot_curves
+    seg = segment(image, hints, settings(softmax=softmax, name=tag or "double-dip"), device)
+    fg = seg.labels == 0
+    save_layers(run_dir, image, names, hints, seg)
+    save_image(run_dir / "soft_mask.png", seg.soft[0])
+    save_image(run_dir / "refined_mask.png", seg.refined[0])
+    save_image(run_dir / "mask.png", (fg * 255).astype(np.uint8))
+    save_image(run_dir / "overlay.png", overlay(image, fg.astype(int) * 2))
+    plot_curves({k: r.history for k, r in seg.steps.items()}, run_dir / "curves.png")
+    summary = {"steps": step_summary(seg), "interrupted": seg.interrupted,
+               "foreground_fraction": float(fg.mean())}
+    if truth is not None:
+        summary["iou_fg"] = iou(fg, truth == 1)
+        summary["iou_fg_raw_mask"] = iou(seg.soft[0] > 0.5, truth == 1)
+        summary["iou_fg_hint_only"] = iou(hints[0] > 0, truth == 1)
+    return seg, summary
+
+
+def label_outputs(run_dir: Path, image: np.ndarray, labels: np.ndarray, n: int, two: np.ndarray,
+                  truth: np.ndarray | None, hints: list[np.ndarray]) -> dict:
+    """labels.png (0 = background ... n-1 = foreground), labels_vis.png (foreground black, background
+    white), a colour overlay and figure.png (original | two-layer | n-layer)."""
+    from utils.image_io import save_image
+    from utils.metrics import per_class_iou
+    from utils.plotting import overlay, side_by_side
+    save_image(run_dir / "labels.png", labels)
+    vis = 1.0 - labels.astype(np.float32) / (n - 1)
+    save_image(run_dir / "labels_vis.png", vis)
+    save_image(run_dir / "overlay.png", overlay(image, labels))
+    side_by_side([image, 1.0 - two.astype(np.float32), vis],
+                 ["original", "two-layer segmentation", f"{n}-layer segmentation"], run_dir / "figure.png")
+    summary: dict = {"label_fractions": [float((labels == k).mean()) for k in range(n)]}
+    if truth is not None:
+        ious = per_class_iou(labels, truth, n)
+        hint_labels = np.full(labels.shape, 255, np.uint8)
+        for k, h in enumerate(hints):  # hint k is layer k from the foreground: label n-1-k
+            hint_labels[h > 0] = n - 1 - k
+        baseline = per_class_iou(hint_labels, truth, n)
+        summary.update(iou_per_label=ious, mean_iou=float(np.mean(ious)),
+                       mean_iou_hint_only=float(np.mean(baseline)))
+    return summary
+
+
+def main(argv: list[str]) -> int:
+    from net.segment import fuse_paper, fuse_vote, segment
+    from utils.config import configure
+    from utils.errors import UserError
+    from utils.image_io import load_image, save_image
+    from utils.plotting import plot_curves
+    from utils.run import environment, new_run_dir, pick_device, seed_everything, write_json
+
+    config = configure(globals(), argv, PRESETS)
+    if LAYERS < 2:
+        raise UserError(f"--layers={LAYERS}: need at least 2 layers")
+    if METHOD not in ("system", "multi"):
+        raise UserError(f"--method={METHOD}: use system or multi")
+    if FUSION not in ("vote", "paper"):
+        raise UserError(f"--fusion={FUSION}: use vote or paper")
+    if LAYERS > 3 and METHOD == "system":
+        raise UserError("--method=system fuses three pairwise runs, so it needs --layers=3; use --method=multi")
+    if len(CHANNELS) < 1 or min(CHANNELS) < 1:
+        raise UserError(f"--channels={CHANNELS}: give a list of positive channel counts, e.g. [8,16,32]")
+    image = load_image(INPUT)
+    if min(image.shape[:2]) < 2 ** len(CHANNELS) // 2 or min(image.shape[:2]) < 4:
+        raise UserError(f"input image is too small ({image.shape[1]}x{image.shape[0]}): the networks need "
+                        f"at least {max(4, 2 ** len(CHANNELS) // 2)} pixels on each side")
+    names, hints = resolve_hints(image, LAYERS)
+    truth = resolve_truth(image.shape[:2], LAYERS)
+    device = pick_device(DEVICE)
+    seed_everything(SEED)
+    run_dir = new_run_dir(OUTPUT_DIR, f"seg{LAYERS}_{METHOD}_{Path(INPUT).stem}")
+    print(f"segmenting {INPUT} ({image.shape[1]}x{image.shape[0]}) into {LAYERS} layers "
+          f"({'Double-DIP' if LAYERS == 2 and METHOD == 'system' else METHOD}) on {device}")
+    start = time.time()
+    save_image(run_dir / "input.png", image)
+    report: list[str] = []
+    if LAYERS == 2:
+        seg, summary = two_layer(image, names, hints, run_dir, device, truth, softmax=METHOD == "multi")
+        if "iou_fg" in summary:
+            report.append(f"foreground IoU {summary['iou_fg']:.3f} (hints alone {summary['iou_fg_hint_only']:.3f})")
+    elif METHOD == "system":
+        # three pairwise Double-DIPs; labels 2 = fg, 1 = mg, 0 = bg
+        pairs = {("fg", "bg"): (2, 0), ("mg", "bg"): (1, 0), ("fg", "mg"): (2, 1)}
+        h = dict(zip(names, hints, strict=True))
+        masks, runs = {}, {}
+        for (a, b), labs in pairs.items():
+            sub = run_dir / f"pair_{a}_{b}"
+            sub.mkdir()
+            seg, runs[f"{a}_{b}"] = two_layer(image, [a, b], [h[a], h[b]], sub, device, None,
+                                              tag=f"{a} vs {b}")
+            masks[labs] = seg.refined[0]
+            if seg.interrupted:
+                break
+        if len(masks) < 3:
+            labels = np.where(masks[(2, 0)] > 0.5, 2, 0).astype(np.uint8)
+        else:
+            labels = fuse_vote(masks) if FUSION == "vote" else fuse_paper(masks)
+        two = masks[(2, 0)] > 0.5
+        summary = {"pairwise_runs": runs, "fusion": FUSION,
+                   "interrupted": any(r["interrupted"] for r in runs.values()), "steps": {}}
+        summary.update(label_outputs(run_dir, image, labels, 3, two, truth, hints))
+    else:
+        seg = segment(image, hints, settings(softmax=True, name=f"{LAYERS}-layer"), device)
+        labels = (LAYERS - 1 - seg.labels).astype(np.uint8)
+        save_layers(run_dir, image, names, hints, seg)
+        plot_curves({k: r.history for k, r in seg.steps.items()}, run_dir / "curves.png")
+        summary = {"steps": step_summary(seg), "interrupted": seg.interrupted}
+        summary.update(label_outputs(run_dir, image, labels, LAYERS, labels == LAYERS - 1, truth, hints))
+    if truth is not None and LAYERS > 2:
+        report.append(f"mean IoU {summary['mean_iou']:.3f} per label {np.round(summary['iou_per_label'], 3)} "
+                      f"(hints alone {summary['mean_iou_hint_only']:.3f})")
+    wall = time.time() - start
+    write_json(run_dir / "results.json", {
+        "script": "segmentation.py", "config": config, "environment": environment(), "device": str(device),
+        "seed": SEED, "input": INPUT, "input_size": [image.shape[1], image.shape[0]], "layers": names,
+        "wall_time_s": wall, **summary})
+    if summary.get("interrupted"):
+        report.append("interrupted: the best result so far was written")
+    report.append(f"wall time {wall:.1f} s")
+    for line in report:
+        print(line)
+    print(run_dir)
+    return 0
+
+
+if __name__ == "__main__":
+    from utils.run import cli
+    cli(main)

@@ -1,0 +1,135 @@
+"""nanoGPT-style configuration: an experiment script's UPPER_CASE constants (each with a comment) are
+its settings; `--lower_case=value` on the command line overrides one, `--help` lists them all."""
+from __future__ import annotations
+
+import ast
+import difflib
+import io
+import sys
+import tokenize
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from utils.errors import UserError
+
+FLAGS = {"help": "show this list and exit", "debug": "show full tracebacks instead of one-line errors"}
+
+
+@dataclass
+class Setting:
+    name: str  # lower_case name used on the command line
+    default: Any
+    comment: str
+
+
+def read_settings(script: str | Path) -> list[Setting]:
+    """The module-level `NAME = literal  # comment` lines of `script`, in order."""
+    source = Path(script).read_text()
+    comments = {}
+    for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+        if tok.type == tokenize.COMMENT:
+            comments[tok.start[0]] = tok.string.lstrip("#").strip()
+    settings = []
+    for node in ast.parse(source).body:
+        if (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)
+                and node.targets[0].id.isupper()):
+            try:
+                value = ast.literal_eval(node.value)
+            except ValueError:
+                continue  # computed constants are not settings
+            settings.append(Setting(node.targets[0].id.lower(), value, comments.get(node.lineno, "")))
+    return settings
+
+
+def _parse_value(name: str, raw: str, default: Any) -> Any:
+    def bad(kind: str) -> UserError:
+        return UserError(f"--{name}={raw}: expected {kind} (default is {default!r})")
+
+    if isinstance(default, bool):
+        low = raw.lower()
+        if low in ("1", "true", "yes", "on", ""):
+            return True
+        if low in ("0", "false", "no", "off"):
+            return False
+        raise bad("true or false")
+    if isinstance(default, int):
+        try:
+            return int(raw)
+        except ValueError:
+            raise bad("an integer") from None
+    if isinstance(default, float):
+        try:
+            return float(raw)
+        except ValueError:
+            raise bad("a number") from None
+    if isinstance(default, (list, tuple)):
+        try:
+            value = ast.literal_eval(raw)
+        except (ValueError, SyntaxError):
+            raise bad("a list such as [8,16,32]") from None
+        if not isinstance(value, (list, tuple)):
+            raise bad("a list such as [8,16,32]")
+        return type(default)(value)
+    if default is None:
+        try:
+            return ast.literal_eval(raw)
+        except (ValueError, SyntaxError):
+            return raw
+    return raw
+
+
+def usage(script: str | Path, doc: str | None = None) -> str:
+    settings = read_settings(script)
+    width = max([len(s.name) for s in settings] + [8]) + 2
+    lines = [(doc or "").strip(), "", f"usage: python {Path(script).name} [--name=value ...]", "", "settings:"]
+    for s in settings:
+        lines.append(f"  --{s.name:<{width}} {s.comment} (default: {s.default!r})")
+    lines += ["", "flags:"] + [f"  --{k:<{width}} {v}" for k, v in FLAGS.items()]
+    return "\n".join(lines).strip() + "\n"
+
+
+def parse_overrides(argv: list[str], settings: list[Setting]) -> dict[str, Any]:
+    """Turn `--name=value` arguments into {name: typed value}; unknown names suggest the closest one."""
+    known = {s.name: s for s in settings}
+    out: dict[str, Any] = {}
+    for arg in argv:
+        if not arg.startswith("--"):
+            raise UserError(f"unexpected argument {arg!r}: settings are given as --name=value (see --help)")
+        name, eq, raw = arg[2:].partition("=")
+        name = name.replace("-", "_").lower()
+        if name in FLAGS:
+            continue
+        if name not in known:
+            close = difflib.get_close_matches(name, list(known) + list(FLAGS), n=1, cutoff=0.5)
+            hint = f"; did you mean --{close[0]}?" if close else "; see --help for the list"
+            raise UserError(f"unknown setting --{name}{hint}")
+        default = known[name].default
+        if not eq and not isinstance(default, bool):
+            raise UserError(f"--{name} needs a value: --{name}=VALUE (default is {default!r})")
+        out[name] = _parse_value(name, raw, default)
+    return out
+
+
+def configure(namespace: dict[str, Any], argv: list[str] | None = None,
+              presets: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Apply command-line overrides to the calling script's UPPER_CASE globals and return the config.
+
+    A `--preset=NAME` setting first applies `presets[NAME]`; explicit overrides win over the preset.
+    """
+    argv = sys.argv[1:] if argv is None else argv
+    script = namespace["__file__"]
+    if any(a in ("-h", "--help") for a in argv):
+        print(usage(script, namespace.get("__doc__")))
+        raise SystemExit(0)
+    settings = read_settings(script)
+    overrides = parse_overrides(argv, settings)
+    preset = overrides.get("preset", namespace.get("PRESET"))
+    if preset:
+        if not presets or preset not in presets:
+            raise UserError(f"unknown preset {preset!r}; choose one of {sorted(presets or {})}")
+        for k, v in presets[preset].items():
+            namespace[k.upper()] = v
+    for k, v in overrides.items():
+        namespace[k.upper()] = v
+    return {s.name: namespace[s.name.upper()] for s in settings}

@@ -1,0 +1,92 @@
+"""Hints: where each layer is known to be. Double-DIP segmentation needs a few pixels of each layer;
+they come from the paper's histogram rule, from OpenCV's saliency, or from the user's own masks.
+
+Layers are named from foreground to background: "fg", "mg" (middle-ground), "bg"."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from utils.errors import UserError
+from utils.image_io import load_mask, to_uint8
+
+# The paper's histogram rule, on the histogram-equalised grey image (0..255)
+HIST_FG_ABOVE = 239.5  # foreground: equalised value > 239.5 (the brightest ~6%)
+HIST_BG_AT_MOST = 15.5  # background: equalised value <= 15.5 (the darkest ~6%)
+HIST_MG_AT_MOST = 80.0  # middle-ground: 15.5 < value <= 80
+
+# Saliency quantiles: fg = the most salient pixels, bg = the least, mg = a band in between
+SAL_FG_QUANTILE = 0.95  # fg: saliency >= its 95th percentile
+SAL_BG_QUANTILE = 0.30  # bg: saliency <= its 30th percentile
+SAL_MG_BAND = (0.60, 0.75)  # mg: between the 60th and 75th percentiles
+
+
+def equalised_grey(image: np.ndarray) -> np.ndarray:
+    return cv2.equalizeHist(cv2.cvtColor(to_uint8(image), cv2.COLOR_RGB2GRAY)).astype(np.float32)
+
+
+def histogram_hints(image: np.ndarray, layers: int = 2) -> dict[str, np.ndarray]:
+    """The paper's hints: grey → histogram equalisation → fixed thresholds."""
+    g = equalised_grey(image)
+    hints = {"fg": g > HIST_FG_ABOVE, "bg": g <= HIST_BG_AT_MOST}
+    if layers >= 3:
+        hints["mg"] = (g > HIST_BG_AT_MOST) & (g <= HIST_MG_AT_MOST)
+    return {k: v.astype(np.float32) for k, v in hints.items()}
+
+
+def saliency_map(image: np.ndarray, method: str = "spectral") -> np.ndarray:
+    """OpenCV's static saliency (spectral residual or fine-grained), smoothed, in [0, 1]."""
+    algo = {"spectral": cv2.saliency.StaticSaliencySpectralResidual_create,
+            "fine": cv2.saliency.StaticSaliencyFineGrained_create}[method]()
+    ok, sal = algo.computeSaliency(cv2.cvtColor(to_uint8(image), cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise UserError("OpenCV saliency failed on this image; use --hints=histogram or your own masks")
+    sal = cv2.GaussianBlur(sal.astype(np.float32), (0, 0), max(1.0, 0.01 * max(image.shape[:2])))
+    return (sal - sal.min()) / max(float(sal.max() - sal.min()), 1e-8)
+
+
+def saliency_hints(image: np.ndarray, layers: int = 2, method: str = "spectral") -> dict[str, np.ndarray]:
+    """fg/bg (and mg) from high/low quantiles (and a middle band) of the saliency map."""
+    s = saliency_map(image, method)
+    q = lambda f: np.quantile(s, f)  # noqa: E731
+    hints = {"fg": s >= q(SAL_FG_QUANTILE), "bg": s <= q(SAL_BG_QUANTILE)}
+    if layers >= 3:
+        hints["mg"] = (s >= q(SAL_MG_BAND[0])) & (s <= q(SAL_MG_BAND[1]))
+    return {k: v.astype(np.float32) for k, v in hints.items()}
+
+
+def validate_hints(hints: dict[str, np.ndarray]) -> None:
+    """Every hint non-empty, no two overlapping: otherwise one clear error."""
+    for name, m in hints.items():
+        if not m.any():
+            raise UserError(f"the {name} hint is empty: mark some {name} pixels (white) in the mask, "
+                            "or choose another --hints method")
+    names = list(hints)
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            both = int(np.logical_and(hints[a] > 0, hints[b] > 0).sum())
+            if both:
+                raise UserError(f"the {a} and {b} hints overlap on {both} pixels: a pixel can hint one "
+                                "layer only; fix the masks")
+
+
+def make_hints(image: np.ndarray, method: str, layers: int = 2, user: dict[str, str] | None = None
+               ) -> dict[str, np.ndarray]:
+    """Hints for `layers` layers (2: fg, bg; 3: fg, mg, bg). User mask paths in `user` replace the
+    automatic ones layer by layer; the result is validated."""
+    if method == "histogram":
+        hints = histogram_hints(image, layers)
+    elif method in ("saliency", "saliency_fine"):
+        hints = saliency_hints(image, layers, "fine" if method == "saliency_fine" else "spectral")
+    else:
+        raise UserError(f"unknown --hints={method}: use histogram, saliency or saliency_fine")
+    given = {name: load_mask(path, image.shape[:2], f"{name} hint mask")
+             for name, path in (user or {}).items() if path}
+    validate_hints({k: v for k, v in given.items()})
+    claimed = np.zeros(image.shape[:2], bool)
+    for m in given.values():
+        claimed |= m > 0
+    for name in hints:  # the user's masks win: automatic hints give up the pixels they claim
+        hints[name] = given[name] if name in given else hints[name] * ~claimed
+    validate_hints(hints)
+    return hints

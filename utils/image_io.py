@@ -1,0 +1,144 @@
+"""Image files in and out: any common format becomes float RGB in [0, 1]; outputs are lossless PNGs
+written atomically; sizes are padded for the networks and cropped back so outputs match the input."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from utils.atomic import atomic_path
+from utils.errors import UserError
+
+# EXIF orientation tag -> (np.rot90 turns counter-clockwise, flip left-right first)
+_EXIF_ORIENTATION = {2: (0, True), 3: (2, False), 4: (2, True), 5: (1, True), 6: (3, False),
+                     7: (3, True), 8: (1, False)}
+
+
+def check_readable_file(path: str | os.PathLike, what: str = "input image") -> Path:
+    """Fail with one clear line when `path` is missing, a directory, unreadable or empty."""
+    p = Path(path)
+    if not p.exists():
+        raise UserError(f"{what} not found: {p} (check the path)")
+    if p.is_dir():
+        raise UserError(f"{what} is a directory, not a file: {p} (give the path of a file inside it)")
+    if not os.access(p, os.R_OK):
+        raise UserError(f"{what} is not readable: {p} (check its permissions)")
+    if p.stat().st_size == 0:
+        raise UserError(f"{what} is an empty file (0 bytes): {p} (give a real image)")
+    return p
+
+
+def _to_float(arr: np.ndarray) -> np.ndarray:
+    if arr.dtype == np.uint8:
+        return arr.astype(np.float32) / 255.0
+    if arr.dtype == np.uint16:
+        return arr.astype(np.float32) / 65535.0
+    if np.issubdtype(arr.dtype, np.integer):
+        return arr.astype(np.float32) / float(max(np.iinfo(arr.dtype).max, 1))
+    arr = arr.astype(np.float32)
+    top = float(np.nanmax(arr)) if arr.size else 1.0
+    return np.clip(arr / top if top > 1.0 else arr, 0.0, 1.0)
+
+
+def load_image(path: str | os.PathLike, what: str = "input image") -> np.ndarray:
+    """Read PNG/JPEG/TIFF/BMP (grey, RGBA, 16-bit, palette, EXIF-rotated) as float32 RGB HxWx3 in [0, 1].
+
+    Pillow validates the file (so a truncated JPEG is an error, not a half-grey picture) and reads the
+    EXIF orientation; OpenCV decodes the pixels because it keeps 16 bits per channel for colour files.
+    Alpha is dropped: the colour channels are used as they are.
+    """
+    p = check_readable_file(path, what)
+    try:
+        with Image.open(p) as im:
+            im.load()
+            orientation = im.getexif().get(0x0112, 1)
+            pil_rgb = np.asarray(ImageOps.exif_transpose(im).convert("RGB")) if im.mode == "P" else None
+    except UnidentifiedImageError:
+        raise UserError(f"{what} is not an image file: {p} (use PNG, JPEG, TIFF or BMP)") from None
+    except (OSError, SyntaxError, ValueError) as e:
+        raise UserError(f"{what} is corrupt or truncated: {p} ({e}); re-export or re-download it") from None
+    if pil_rgb is not None:  # palette images: Pillow applies the palette (and transparency) correctly
+        return _to_float(pil_rgb)
+    arr = cv2.imread(str(p), cv2.IMREAD_UNCHANGED | cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR)
+    if arr is None:  # a format OpenCV lacks but Pillow reads (e.g. GIF)
+        with Image.open(p) as im:
+            return _to_float(np.asarray(ImageOps.exif_transpose(im).convert("RGB")))
+    if arr.ndim == 3 and arr.shape[2] == 1:
+        arr = arr[:, :, 0]
+    if arr.ndim == 2:
+        arr = np.repeat(arr[:, :, None], 3, axis=2)
+    else:
+        arr = arr[:, :, 2::-1] if arr.shape[2] >= 3 else np.repeat(arr[:, :, :1], 3, axis=2)  # BGR(A) -> RGB
+    turns, flip = _EXIF_ORIENTATION.get(int(orientation), (0, False))
+    if flip:
+        arr = arr[:, ::-1]
+    if turns:
+        arr = np.rot90(arr, turns)
+    return np.ascontiguousarray(_to_float(arr))
+
+
+def load_mask(path: str | os.PathLike, shape: tuple[int, int], what: str = "hint mask") -> np.ndarray:
+    """Read a mask of any size as a float {0,1} HxW array of `shape`: resized nearest, thresholded at 0.5."""
+    m = load_image(path, what).mean(axis=2)
+    if m.shape != tuple(shape):
+        m = cv2.resize(m, (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST)
+    return (m > 0.5).astype(np.float32)
+
+
+def to_uint8(img: np.ndarray) -> np.ndarray:
+    return (np.clip(img, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+
+
+def save_image(path: str | os.PathLike, img: np.ndarray) -> Path:
+    """Write a lossless PNG atomically (temporary name in the same folder, then rename).
+
+    Float arrays are taken as [0, 1]; uint8 arrays are written as they are; HxW is grey, HxWx3 RGB.
+    """
+    p = Path(path)
+    arr = img if img.dtype == np.uint8 else to_uint8(img)
+    if arr.ndim == 3:
+        arr = cv2.cvtColor(np.ascontiguousarray(arr), cv2.COLOR_RGB2BGR)
+    with atomic_path(p) as tmp:
+        if not cv2.imwrite(tmp, arr):
+            raise OSError(f"could not write {p}")
+    return p
+
+
+def resize(img: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Resize HxW or HxWxC to `shape` (H, W): area averaging when shrinking, bicubic when growing."""
+    h, w = shape
+    if img.shape[:2] == (h, w):
+        return img
+    shrinking = h * w < img.shape[0] * img.shape[1]
+    out = cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_CUBIC)
+    return out.reshape((h, w) + img.shape[2:])
+
+
+def working_shape(shape: tuple[int, int], max_side: int) -> tuple[int, int]:
+    """The (H, W) an image is processed at: scaled down so its longest side is at most `max_side`."""
+    h, w = shape
+    s = min(1.0, max_side / max(h, w)) if max_side > 0 else 1.0
+    return max(1, round(h * s)), max(1, round(w * s))
+
+
+def pad_to_multiple(img: np.ndarray, multiple: int) -> np.ndarray:
+    """Reflect-pad HxW(xC) at the bottom/right so both sides are multiples of `multiple`.
+
+    The encoder halves the size `depth` times, so its input needs sides divisible by 2**depth;
+    results are cropped back with `crop`, so every output keeps the input's exact size.
+    """
+    h, w = img.shape[:2]
+    ph, pw = (-h) % multiple, (-w) % multiple
+    if not ph and not pw:
+        return img
+    pad = [(0, ph), (0, pw)] + [(0, 0)] * (img.ndim - 2)
+    mode = "reflect" if (h > ph and w > pw) else "symmetric"
+    return np.pad(img, pad, mode=mode)
+
+
+def crop(img: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Undo `pad_to_multiple`: keep the top-left `shape` (H, W)."""
+    return img[: shape[0], : shape[1]]

@@ -1,0 +1,65 @@
+"""Pictures a person would rather look at than read: training curves, overlays, side-by-side figures."""
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from utils.atomic import atomic_path  # noqa: E402
+
+# Colours of label overlays, background first
+LABEL_COLOURS = np.array([[0.15, 0.35, 1.0], [0.1, 0.85, 0.2], [1.0, 0.2, 0.15], [1.0, 0.85, 0.1],
+                          [0.8, 0.2, 0.9], [0.1, 0.9, 0.9]], dtype=np.float32)
+
+
+def _save(fig: plt.Figure, path: str | os.PathLike) -> Path:
+    p = Path(path)
+    try:
+        with atomic_path(p) as tmp:
+            fig.savefig(tmp, dpi=110, bbox_inches="tight", format="png")
+    finally:
+        plt.close(fig)
+    return p
+
+
+def plot_curves(histories: dict[str, dict[str, list[float]]], path: str | os.PathLike) -> Path:
+    """Loss (log scale) and reconstruction PSNR per iteration, one line per stage, stages end to end."""
+    fig, (ax_loss, ax_psnr) = plt.subplots(1, 2, figsize=(11, 3.6))
+    offset = 0
+    for name, h in histories.items():
+        x = np.arange(offset, offset + len(h["loss"]))
+        loss = np.asarray(h["loss"], dtype=float)
+        ax_loss.plot(x, np.where(loss > 0, loss, np.nan), lw=0.8, label=name)
+        ax_psnr.plot(x, h["psnr"], lw=0.8, label=name)
+        offset += len(h["loss"])
+    ax_loss.set_yscale("log")
+    ax_loss.set_title("loss")
+    ax_psnr.set_title("reconstruction PSNR (dB)")
+    for ax in (ax_loss, ax_psnr):
+        ax.set_xlabel("iteration")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def overlay(image: np.ndarray, labels: np.ndarray, alpha: float = 0.45) -> np.ndarray:
+    """Tint each label region of `image` with its colour (label 0 = background, blue)."""
+    colours = LABEL_COLOURS[np.asarray(labels, dtype=int) % len(LABEL_COLOURS)]
+    return (1 - alpha) * image + alpha * colours
+
+
+def side_by_side(images: Sequence[np.ndarray], titles: Sequence[str], path: str | os.PathLike) -> Path:
+    """One row of images with titles (grey images shown in grey), like the paper's figures."""
+    h, w = images[0].shape[:2]
+    fig, axes = plt.subplots(1, len(images), figsize=(3.6 * len(images) * max(w / h, 0.5), 3.9))
+    for ax, img, title in zip(np.atleast_1d(axes), images, titles, strict=True):
+        ax.imshow(np.clip(img, 0, 1), cmap="gray" if img.ndim == 2 else None, vmin=0, vmax=1)
+        ax.set_title(title, fontsize=10)
+        ax.axis("off")
+    return _save(fig, path)

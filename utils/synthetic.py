@@ -1,0 +1,66 @@
+"""Test and benchmark images made by our own code from scikit-image's bundled data, with known truth:
+texture composites for segmentation, and hazy scenes rendered from Middlebury depth for dehazing."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import skimage.data
+from scipy import ndimage
+
+TEXTURES = ("brick", "grass", "gravel")
+
+
+def texture(name: str, shape: tuple[int, int], tint: tuple[float, float, float] = (1, 1, 1)) -> np.ndarray:
+    """A bundled grey texture (brick, grass, gravel) resized to `shape`, tinted, as HxWx3 in [0, 1]."""
+    t = getattr(skimage.data, name)().astype(np.float32) / 255.0
+    t = cv2.resize(t, (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
+    return np.clip(t[:, :, None] * np.asarray(tint, np.float32), 0, 1)
+
+
+def horse_mask(shape: tuple[int, int]) -> np.ndarray:
+    """scikit-image's horse silhouette (True = horse) resized to `shape`."""
+    h = (~skimage.data.horse()).astype(np.float32)
+    return cv2.resize(h, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR) > 0.5
+
+
+def ellipse_band(shape: tuple[int, int], centre: tuple[float, float] = (0.5, 0.5),
+                 radii: tuple[float, float] = (0.46, 0.46), width: float = 0.14) -> np.ndarray:
+    """An elliptical ring (fractions of the image size): the third region of a three-layer composite."""
+    h, w = shape
+    yy, xx = np.mgrid[0:h, 0:w]
+    r = np.sqrt(((yy / h - centre[0]) / radii[0]) ** 2 + ((xx / w - centre[1]) / radii[1]) ** 2)
+    return (r <= 1.0) & (r >= 1.0 - width / min(radii))
+
+
+def composite(shape: tuple[int, int], fg: str = "grass", bg: str = "brick", mg: str | None = None,
+              fg_tint: tuple[float, float, float] = (1, 1, 1), bg_tint: tuple[float, float, float] = (1, 1, 1),
+              mg_tint: tuple[float, float, float] = (1, 1, 1)) -> tuple[np.ndarray, np.ndarray]:
+    """A texture composite and its label map: the horse in `fg` on `bg` (labels 2 fg, 0 bg); with
+    `mg`, an elliptical band of `mg` around it (label 1) for three-layer tests."""
+    labels = np.zeros(shape, np.uint8)
+    if mg:
+        labels[ellipse_band(shape)] = 1
+    labels[horse_mask(shape)] = 2
+    img = texture(bg, shape, bg_tint)
+    if mg:
+        img = np.where((labels == 1)[:, :, None], texture(mg, shape, mg_tint), img)
+    img = np.where((labels == 2)[:, :, None], texture(fg, shape, fg_tint), img)
+    return img.astype(np.float32), labels
+
+
+def eroded_hints(labels: np.ndarray, values: list[int], size: int = 15) -> list[np.ndarray]:
+    """Hints from a label map: each region eroded by a size×size square, in the order of `values`."""
+    se = np.ones((size, size), bool)
+    return [ndimage.binary_erosion(labels == v, se).astype(np.float32) for v in values]
+
+
+def two_texture(shape: tuple[int, int] = (64, 96), seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """A small fast test image: a smooth warm blob of fine noise on a cool striped ground; truth mask."""
+    rng = np.random.default_rng(seed)
+    h, w = shape
+    yy, xx = np.mgrid[0:h, 0:w]
+    truth = ((yy - h * 0.5) / (h * 0.32)) ** 2 + ((xx - w * 0.45) / (w * 0.28)) ** 2 <= 1
+    stripes = 0.5 + 0.25 * np.sin(xx * 0.9)[:, :, None] * np.array([0.3, 0.6, 1.0])
+    bg = np.clip(stripes * np.array([0.4, 0.6, 1.0]) + 0.03 * rng.standard_normal((h, w, 3)), 0, 1)
+    fg = np.clip(np.array([0.9, 0.55, 0.2]) + 0.08 * rng.standard_normal((h, w, 3)), 0, 1)
+    return np.where(truth[:, :, None], fg, bg).astype(np.float32), truth
