@@ -70,9 +70,9 @@ def exclusion(a: torch.Tensor, b: torch.Tensor, levels: int = 3) -> torch.Tensor
             sa = (torch.sigmoid(ga) * 2 - 1) ** 2  # N×Ca×h×w
             sb = (torch.sigmoid(gb * alpha) * 2 - 1) ** 2
             prod = sa.unsqueeze(2) * sb.unsqueeze(1)  # N×Ca×Cb×h×w: every channel pair
-            # (m + ε)^¼ − ε^¼: exactly 0 at 0 and a finite gradient there
             m = prod.mean(dim=(0, 3, 4))
-            total = total + ((m + 1e-12).pow(0.25) - 1e-3).mean()
+            # m^¼, exactly 0 at 0 with a finite (zero) gradient there
+            total = total + torch.where(m > 0, m.clamp_min(1e-12).pow(0.25), torch.zeros_like(m)).mean()
         if level < levels - 1:
             a, b = F.avg_pool2d(a, 2), F.avg_pool2d(b, 2)
     return total / (2 * levels)

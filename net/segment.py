@@ -28,6 +28,7 @@ class SegmentSettings:
     sharpen_weight: float = 0.02  # binarisation (K=2 sigmoid) or entropy (softmax) weight at full ramp
     sharpen_ramp: int = 300  # step-2 iterations over which that weight ramps up from 0
     exclusion_weight: float = 0.0  # gradient exclusion between layers (Zhang et al.), 0 = off
+    mask_hint_weight: float = 1.0  # step 2 keeps the mask equal to the hints on hinted pixels
     psnr_target: float | None = None  # stop step 2 early at this reconstruction PSNR
     lr: float = 1e-3
     max_side: int = 320  # working resolution (longest side); outputs are full size
@@ -77,14 +78,14 @@ def segment(image: np.ndarray, hints: list[np.ndarray], s: SegmentSettings, devi
 
     img = _t(img_w, device)
     h_t = [_t(h, device) for h in hints_w]
-    def net(c_out: int) -> torch.nn.Module:
-        return skip(s.input_depth, c_out, s.channels, s.channels, [0] * len(s.channels)).to(device)
-    layer_nets = [net(3) for _ in range(k_layers)]
-    mask_net = net(1 if binary else k_layers)
-    if not binary:
-        mask_net.sigmoid = False  # logits: the softmax below normalises across layers
-    nets = layer_nets + [mask_net]
-    inputs = [noise_input(s.input_depth, shape, s.input_var).to(device) for _ in nets]
+    # the K layer nets and the mask net share one architecture: run them as one grouped network
+    mask_c = 1 if binary else k_layers
+    c_out = max(3, mask_c)
+    net = skip(s.input_depth, c_out, s.channels, s.channels, [0] * len(s.channels), sigmoid=False,
+               groups=k_layers + 1).to(device, memory_format=torch.channels_last)
+    nets = [net]
+    code = noise_input(s.input_depth * (k_layers + 1), shape, s.input_var).to(device)
+    code = code.contiguous(memory_format=torch.channels_last)
     # mask target of step 1: one-hot where hinted, uniform (1/K) elsewhere; for K=2 this is (fg-bg+1)/2
     hinted = torch.clamp(sum(h_t), 0, 1)
     target = torch.cat(h_t, 1) + (1 - hinted) / k_layers
@@ -92,12 +93,13 @@ def segment(image: np.ndarray, hints: list[np.ndarray], s: SegmentSettings, devi
     noise = NoiseSchedule(std=s.reg_noise)
 
     def forward(i: int, iters: int) -> tuple[list[torch.Tensor], torch.Tensor, torch.Tensor, torch.Tensor]:
-        std = noise(i, iters)
-        ys = [n(jitter(x, std)) for n, x in zip(layer_nets, inputs, strict=False)]
-        raw = mask_net(jitter(inputs[-1], std))
-        masks = torch.cat([raw, 1 - raw], 1) if binary else torch.softmax(raw, 1)
+        out = net(jitter(code, noise(i, iters)))
+        ys = [torch.sigmoid(out[:, k * c_out:k * c_out + 3]) for k in range(k_layers)]
+        raw = out[:, k_layers * c_out:k_layers * c_out + mask_c]
+        m = torch.sigmoid(raw) if binary else None
+        masks = torch.cat([m, 1 - m], 1) if binary else torch.softmax(raw, 1)
         mix = sum(masks[:, k:k + 1] * ys[k] for k in range(k_layers))
-        return ys, masks, (raw if binary else masks), mix
+        return ys, masks, (m if binary else masks), mix
 
     def hint_loss(ys: list[torch.Tensor]) -> torch.Tensor:
         return sum(losses.hint_l1(y, img, h) for y, h in zip(ys, h_t, strict=True))
@@ -115,6 +117,8 @@ def segment(image: np.ndarray, hints: list[np.ndarray], s: SegmentSettings, devi
         loss = losses.l1(mix, img)
         if i < s.hint_iters:
             loss = loss + hint_loss(ys)
+        if s.mask_hint_weight:  # hinted pixels are known: the mask must agree with them there
+            loss = loss + s.mask_hint_weight * losses.hint_l1(m, target, hinted)
         ramp = min(1.0, (i + 1) / max(s.sharpen_ramp, 1))
         sharpen = losses.binarisation(m) if binary else losses.entropy(masks)
         loss = loss + s.sharpen_weight * ramp * sharpen

@@ -1,0 +1,32 @@
+"""Shared test helpers: run a script in-process or as a command."""
+from __future__ import annotations
+
+import importlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_script(name: str, args: list[str]) -> Path:
+    """Run an experiment script's main() in this process (fresh module, so constants are the file's)
+    and return the run folder it printed last."""
+    module = importlib.import_module(name)
+    module = importlib.reload(module)
+    import contextlib
+    import io
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert module.main(args) == 0
+    return Path(out.getvalue().strip().splitlines()[-1])
+
+
+def run_command(args: list[str], timeout: float = 120, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout,
+                          **kw)
+
+
+def results(run_dir: Path) -> dict:
+    return json.loads((run_dir / "results.json").read_text())

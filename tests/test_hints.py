@@ -1,0 +1,55 @@
+import numpy as np
+import pytest
+
+from utils.errors import UserError
+from utils.hints import histogram_hints, make_hints, saliency_hints, validate_hints
+from utils.image_io import save_image
+
+
+def gradient_image(h=64, w=64):
+    ramp = np.linspace(0, 1, w, dtype=np.float32)[None, :].repeat(h, 0)
+    return np.dstack([ramp] * 3)
+
+
+def test_histogram_hints_mark_the_brightest_as_foreground_and_darkest_as_background():
+    hints = histogram_hints(gradient_image(), layers=3)
+    cols_fg = np.where(hints["fg"].any(0))[0]
+    cols_bg = np.where(hints["bg"].any(0))[0]
+    cols_mg = np.where(hints["mg"].any(0))[0]
+    assert cols_fg.min() > 55 and cols_bg.max() < 8
+    assert cols_bg.max() < cols_mg.min() and cols_mg.max() < cols_fg.min()
+    assert not (hints["fg"] * hints["bg"]).any()
+
+
+def test_saliency_hints_find_a_salient_blob():
+    img = np.full((96, 96, 3), 0.5, np.float32)
+    img[40:56, 40:56] = [1.0, 0.1, 0.1]
+    hints = saliency_hints(img)
+    ys, xs = np.nonzero(hints["fg"])
+    assert 30 < ys.mean() < 66 and 30 < xs.mean() < 66
+    assert hints["bg"][:10, :10].all() or hints["bg"].sum() > 0.25 * img.shape[0] * img.shape[1]
+
+
+def test_user_masks_replace_automatic_hints_and_win_overlaps(tmp_path):
+    img = gradient_image()
+    fg = np.zeros((32, 32), np.float32)
+    fg[:, :1] = 1  # the two darkest columns: overlaps the automatic background hint
+    save_image(tmp_path / "fg.png", fg)
+    auto_bg = make_hints(img, "histogram", 2)["bg"]
+    hints = make_hints(img, "histogram", 2, {"fg": str(tmp_path / "fg.png")})
+    assert hints["fg"][:, :2].all() and not hints["fg"][:, 2:].any()
+    assert not (hints["fg"] * hints["bg"]).any()
+    assert hints["bg"].sum() == auto_bg.sum() - auto_bg[:, :2].sum()
+
+
+def test_empty_hint_is_a_clear_error(tmp_path):
+    save_image(tmp_path / "empty.png", np.zeros((8, 8), np.float32))
+    with pytest.raises(UserError, match="fg hint is empty"):
+        make_hints(gradient_image(), "histogram", 2, {"fg": str(tmp_path / "empty.png")})
+
+
+def test_overlapping_user_hints_are_a_clear_error():
+    a = np.zeros((8, 8), np.float32)
+    a[2:5, 2:5] = 1
+    with pytest.raises(UserError, match="overlap on 9 pixels"):
+        validate_hints({"fg": a, "bg": a.copy()})

@@ -1,0 +1,92 @@
+import numpy as np
+import pytest
+from PIL import Image
+
+from utils.errors import UserError
+from utils.image_io import crop, load_image, load_mask, pad_to_multiple, save_image
+
+
+@pytest.fixture
+def rgb():
+    rng = np.random.default_rng(0)
+    return (rng.random((13, 17, 3)) * 255).astype(np.uint8)
+
+
+def test_png_round_trip_is_lossless(tmp_path, rgb):
+    save_image(tmp_path / "a.png", rgb)
+    back = load_image(tmp_path / "a.png")
+    assert back.dtype == np.float32 and back.shape == (13, 17, 3)
+    assert np.array_equal(np.rint(back * 255).astype(np.uint8), rgb)
+
+
+def test_grey_rgba_and_palette_become_rgb(tmp_path, rgb):
+    Image.fromarray(rgb[:, :, 0]).save(tmp_path / "grey.png")
+    g = load_image(tmp_path / "grey.png")
+    assert g.shape == (13, 17, 3) and np.allclose(g[:, :, 0], g[:, :, 2])
+    rgba = np.dstack([rgb, np.full(rgb.shape[:2], 7, np.uint8)])
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "rgba.png")
+    assert np.allclose(load_image(tmp_path / "rgba.png"), rgb / 255.0, atol=1e-6)
+    Image.fromarray(rgb).convert("P").save(tmp_path / "pal.png")
+    p = load_image(tmp_path / "pal.png")
+    assert p.shape == (13, 17, 3) and p.max() <= 1
+
+
+def test_16_bit_grey_and_colour_keep_their_precision(tmp_path):
+    import cv2
+    g16 = np.arange(13 * 17, dtype=np.uint16).reshape(13, 17) * 300
+    Image.fromarray(g16).save(tmp_path / "g16.png")
+    g = load_image(tmp_path / "g16.png")
+    assert np.allclose(g[:, :, 0], g16 / 65535.0, atol=1e-6)
+    c16 = np.dstack([g16, g16 // 2, g16 // 3])
+    cv2.imwrite(str(tmp_path / "c16.tif"), c16[:, :, ::-1])  # OpenCV writes BGR
+    c = load_image(tmp_path / "c16.tif")
+    assert np.allclose(c, c16 / 65535.0, atol=1e-6)
+
+
+def test_exif_orientation_is_honoured(tmp_path, rgb):
+    im = Image.fromarray(rgb)
+    exif = im.getexif()
+    exif[0x0112] = 6  # stored sideways: display rotated 90° clockwise
+    im.save(tmp_path / "rot.jpg", exif=exif, quality=100)
+    out = load_image(tmp_path / "rot.jpg")
+    assert out.shape == (17, 13, 3)
+
+
+def test_pad_and_crop_round_trip():
+    x = np.random.rand(37, 50, 3)
+    p = pad_to_multiple(x, 32)
+    assert p.shape == (64, 64, 3)
+    assert np.array_equal(crop(p, (37, 50)), x)
+    tiny = np.random.rand(3, 5)
+    assert pad_to_multiple(tiny, 8).shape == (8, 8)
+
+
+def test_mask_of_another_size_is_resized_and_thresholded(tmp_path):
+    m = np.zeros((20, 20), np.uint8)
+    m[:10] = 200
+    m[10:, :] = 100  # below 0.5: not part of the mask
+    save_image(tmp_path / "m.png", m)
+    out = load_mask(tmp_path / "m.png", (40, 30))
+    assert out.shape == (40, 30) and set(np.unique(out)) == {0.0, 1.0}
+    assert out[:20].all() and not out[20:].any()
+
+
+@pytest.mark.parametrize("make,msg", [
+    (lambda p: None, "not found"),
+    (lambda p: p.mkdir(), "is a directory"),
+    (lambda p: p.write_bytes(b""), "empty file"),
+    (lambda p: p.write_text("hello, not an image"), "not an image"),
+])
+def test_bad_files_give_one_clear_error(tmp_path, make, msg):
+    p = tmp_path / "x.png"
+    make(p)
+    with pytest.raises(UserError, match=msg):
+        load_image(p)
+
+
+def test_truncated_jpeg_is_an_error(tmp_path, rgb):
+    Image.fromarray(np.tile(rgb, (8, 8, 1))).save(tmp_path / "full.jpg", quality=95)
+    data = (tmp_path / "full.jpg").read_bytes()
+    (tmp_path / "cut.jpg").write_bytes(data[: len(data) // 2])
+    with pytest.raises(UserError, match="truncated"):
+        load_image(tmp_path / "cut.jpg")

@@ -1,0 +1,74 @@
+import signal
+
+import pytest
+import torch
+from torch import nn
+
+from net.loop import NoiseSchedule, Plateau, Step, optimise, psnr
+from utils.run import STOP
+
+
+def fit_problem():
+    """A tiny 'system': one parameter image fitted to a target."""
+    target = torch.rand(1, 3, 8, 8)
+    net = nn.Module()
+    net.x = nn.Parameter(torch.zeros(1, 3, 8, 8))
+
+    def step(i):
+        out = net.x
+        return Step(((out - target) ** 2).mean(), out, {"out": out})
+    return net, step, target
+
+
+def test_loop_improves_psnr_and_keeps_the_best_outputs():
+    net, step, target = fit_problem()
+    r = optimise([net], step, 200, target, lr=0.05, progress=False)
+    assert r.stopped == "done" and r.iterations == 200
+    assert r.history["psnr"][-1] > r.history["psnr"][0] + 10
+    assert r.best_psnr == max(r.history["psnr"])
+    assert psnr(r.best["out"], target) == pytest.approx(r.best_psnr)
+
+
+def test_loop_stops_early_at_the_psnr_target():
+    net, step, target = fit_problem()
+    r = optimise([net], step, 1000, target, lr=0.05, psnr_target=20.0, progress=False)
+    assert r.stopped == "psnr_target" and r.iterations < 1000 and r.history["psnr"][-1] >= 20.0
+
+
+def test_non_finite_loss_restores_the_best_state_and_stops():
+    net, good_step, target = fit_problem()
+
+    def step(i):
+        s = good_step(i)
+        return Step(s.loss * float("nan"), s.reconstruction) if i == 30 else s
+    r = optimise([net], step, 100, target, lr=0.05, progress=False)
+    assert r.stopped == "non_finite" and r.iterations == 30
+    # the parameters are back at the best iteration's: the last update before it was taken
+    assert psnr(net.x, target) >= r.best_psnr - 0.5
+
+
+def test_plateau_rule_stops_when_gain_over_window_is_small():
+    rule = Plateau(window=3, min_gain=0.5)
+    assert not rule.reached(2, [10, 11, 12])
+    assert not rule.reached(4, [10, 11, 12, 12.1, 12.2])  # gained 12.2 - 11 = 1.2 dB over the last 3
+    assert rule.reached(5, [10, 11, 12, 12.1, 12.2, 12.3])  # gained 0.3 dB over the last 3
+    assert not Plateau(window=3, min_gain=0.5, min_iters=10).reached(5, [10, 11, 12, 12.1, 12.2, 12.3])
+
+
+def test_noise_schedule_warms_up_and_is_clean_on_the_last_iteration():
+    s = NoiseSchedule(std=1 / 30, warmup_std=1 / 1000, warmup=10)
+    assert s(0, 100) == 1 / 1000 and s(50, 100) == 1 / 30 and s(99, 100) == 0.0
+
+
+def test_a_signal_stops_the_loop_cleanly():
+    net, good_step, target = fit_problem()
+
+    def step(i):
+        if i == 10:
+            STOP._handle(signal.SIGTERM, None)
+        return good_step(i)
+    try:
+        r = optimise([net], step, 100, target, lr=0.05, progress=False)
+    finally:
+        STOP.signal = None
+    assert r.stopped == "interrupted" and r.iterations == 11 and r.best

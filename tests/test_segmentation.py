@@ -1,0 +1,88 @@
+import numpy as np
+import pytest
+from helpers import results, run_command, run_script
+
+from utils.image_io import load_image, save_image
+from utils.metrics import iou
+from utils.synthetic import eroded_hints, two_texture
+
+FAST = ["--step1_iters=80", "--step2_iters=120", "--hint_iters=60", "--sharpen_ramp=60", "--progress=false"]
+
+
+@pytest.fixture(scope="module")
+def two_texture_files(tmp_path_factory):
+    d = tmp_path_factory.mktemp("two")
+    img, truth = two_texture((61, 93))  # odd size: exercises padding and cropping
+    fg, bg = eroded_hints(truth.astype(np.uint8), [1, 0], size=9)
+    save_image(d / "img.png", img)
+    save_image(d / "fg.png", fg)
+    save_image(d / "bg.png", bg)
+    save_image(d / "truth.png", truth.astype(np.float32))
+    return d, truth, fg
+
+
+def test_two_layer_run_writes_every_output_at_the_input_size(two_texture_files, tmp_path):
+    d, truth, fg_hint = two_texture_files
+    run = run_script("segmentation", [f"--input={d / 'img.png'}", f"--fg_hint={d / 'fg.png'}",
+                                      f"--bg_hint={d / 'bg.png'}", f"--truth={d / 'truth.png'}",
+                                      f"--output_dir={tmp_path}", *FAST])
+    for name in ("input", "fg_layer", "bg_layer", "soft_mask", "mask", "overlay", "fg_hint", "bg_hint",
+                 "curves"):
+        assert (run / f"{name}.png").is_file(), name
+    mask = load_image(run / "mask.png")[:, :, 0] > 0.5
+    assert mask.shape == truth.shape
+    r = results(run)
+    assert r["config"]["step1_iters"] == 80 and r["device"] == "cpu" and r["wall_time_s"] > 0
+    assert r["steps"]["step1"]["iterations"] == 80 and r["steps"]["step2"]["iterations"] == 120
+    assert r["environment"]["torch"] and r["seed"] == 0
+    # the learned mask beats the hints alone
+    assert iou(mask, truth) > iou(fg_hint > 0, truth) + 0.05
+    assert r["iou_fg"] == pytest.approx(iou(mask, truth), abs=1e-6)
+
+
+def test_runs_never_overwrite_each_other(two_texture_files, tmp_path):
+    d, _, _ = two_texture_files
+    args = [f"--input={d / 'img.png'}", f"--fg_hint={d / 'fg.png'}", f"--bg_hint={d / 'bg.png'}",
+            f"--output_dir={tmp_path}", "--step1_iters=2", "--step2_iters=2", "--progress=false"]
+    a, b = run_script("segmentation", args), run_script("segmentation", args)
+    assert a != b and a.is_dir() and b.is_dir()
+
+
+def test_seeded_cpu_runs_repeat_exactly(two_texture_files, tmp_path):
+    d, _, _ = two_texture_files
+    args = [f"--input={d / 'img.png'}", f"--fg_hint={d / 'fg.png'}", f"--bg_hint={d / 'bg.png'}",
+            f"--output_dir={tmp_path}", "--step1_iters=10", "--step2_iters=10", "--progress=false"]
+    a, b = run_script("segmentation", args), run_script("segmentation", args)
+    assert np.array_equal(load_image(a / "soft_mask.png"), load_image(b / "soft_mask.png"))
+
+
+def test_help_lists_the_settings():
+    p = run_command(["segmentation.py", "--help"])
+    assert p.returncode == 0
+    for key in ("--input", "--hints", "--fg_hint", "--bg_hint", "--step1_iters", "--step2_iters", "--device",
+                "--seed", "--output_dir", "--preset", "--layers", "--method"):
+        assert key in p.stdout, key
+
+
+@pytest.mark.parametrize("case", ["missing", "text_png", "empty_hint", "one_pixel", "unknown_key"])
+def test_bad_input_gives_one_line_and_exit_2(case, tmp_path, two_texture_files):
+    d, _, _ = two_texture_files
+    args = [f"--output_dir={tmp_path}", "--step1_iters=1", "--step2_iters=1"]
+    if case == "missing":
+        args.append(f"--input={tmp_path / 'nope.png'}")
+    elif case == "text_png":
+        (tmp_path / "t.png").write_text("not an image")
+        args.append(f"--input={tmp_path / 't.png'}")
+    elif case == "empty_hint":
+        save_image(tmp_path / "e.png", np.zeros((10, 10), np.float32))
+        args += [f"--input={d / 'img.png'}", f"--fg_hint={tmp_path / 'e.png'}", f"--bg_hint={d / 'bg.png'}"]
+    elif case == "one_pixel":
+        save_image(tmp_path / "px.png", np.ones((1, 1, 3), np.float32))
+        args.append(f"--input={tmp_path / 'px.png'}")
+    else:
+        args.append("--step_iters=3")
+    p = run_command(["segmentation.py", *args])
+    assert p.returncode == 2, p.stderr
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in p.stderr
+    assert not any(tmp_path.glob("seg*")), "no half-written run folder"
