@@ -11,6 +11,7 @@ import numpy as np
 import skimage.data
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from utils.haze import hazy_motorcycle  # noqa: E402
 from utils.image_io import save_image  # noqa: E402
 from utils.synthetic import composite, eroded_hints  # noqa: E402
 
@@ -36,6 +37,10 @@ def main() -> None:
     for k, h in zip(("fg", "mg", "bg"), (fg, mg, bg), strict=True):
         save_image(HERE / f"three_regions_{k}_hint.png", h)
     save_image(HERE / "three_regions_truth.png", labels.astype(np.float32) / 2)
+    # dehazing: the Motorcycle scene (x0.5) under haze of beta 0.2 per metre, airlight 0.8 grey
+    hazy, clean, _ = hazy_motorcycle(beta=0.2, airlight=(0.8, 0.8, 0.8), scale=0.5)
+    save_image(HERE / "hazy_motorcycle.png", hazy)
+    save_image(HERE / "hazy_motorcycle_gt.png", clean)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ def test_output_shape_and_range_for_odd_image_sizes(h, w):
     assert padded.shape[0] % 8 == 0 and padded.shape[1] % 8 == 0
     out = net(noise_input(2, padded.shape[:2]))
     assert out.shape == (1, 3, *padded.shape[:2])
-    assert 0 <= out.min() and out.max() <= 1
+    assert out.min() >= 0 and out.max() <= 1
     assert crop(out[0].permute(1, 2, 0).detach().numpy(), (h, w)).shape == (h, w, 3)
 
 
@@ -46,7 +46,7 @@ def test_mismatched_channel_lists_are_rejected():
 
 def test_noise_inputs_are_uniform_scaled_and_meshgrid_spans_the_unit_square():
     x = noise_input(4, (10, 12), var=0.1)
-    assert x.shape == (1, 4, 10, 12) and 0 <= x.min() and x.max() < 0.1
+    assert x.shape == (1, 4, 10, 12) and x.min() >= 0 and x.max() < 0.1
     g = meshgrid_input((5, 7))
     assert g.shape == (1, 2, 5, 7)
     assert g[0, 0, 0, 0] == 0 and g[0, 0, 0, -1] == 1 and g[0, 1, -1, 0] == 1

@@ -1,0 +1,133 @@
+"""Double-DIP dehazing, I = t·J + (1 − t)·A: a J net (3 channels) and a t net (1 channel), run as one
+grouped network, with the airlight A fixed from the dark-channel estimate or learned by a third net."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from net import losses
+from net.loop import LoopResult, NoiseSchedule, Plateau, Step, optimise
+from net.noise import meshgrid_input, noise_input
+from net.skip import skip
+from utils.guided import guided_filter, scaled_radius
+from utils.haze import estimate_airlight
+from utils.image_io import crop, pad_to_multiple, resize, working_shape
+
+
+@dataclass
+class DehazeSettings:
+    channels: tuple[int, ...] = (8, 16, 32, 64, 128)  # per-scale channels of the J, t (and A) nets
+    skips: tuple[int, ...] = (0, 0, 0, 4, 4)  # per-scale skip channels
+    input_depth: int = 8  # channels of the noise inputs
+    input_var: float = 0.1  # scale of the uniform input noise
+    reg_noise: float = 1 / 30  # std of the per-iteration jitter of the J net's input
+    iters: int = 1000
+    lr: float = 1e-3
+    smooth_weight: float = 0.005  # weight of the local-variance smoothness of t
+    airlight: str = "fixed"  # fixed (dark-channel estimate) or learned (A net on a meshgrid)
+    airlight_pull_iters: int = 1000  # learned A: iterations pulled towards the estimate
+    airlight_smooth_weight: float = 0.1  # learned A: smoothness weight
+    max_side: int = 800  # working resolution (longest side)
+    guided_radius: float = 0.03  # guided-filter radius for t, as a fraction of the longest side
+    guided_eps: float = 1e-3
+    t_min: float = 0.1  # the final t is clipped to [t_min, 1]
+    plateau: Plateau | None = None  # adaptive schedule: stop on a PSNR plateau
+    progress: bool = True
+    name: str = "dehaze"
+
+
+@dataclass
+class Dehazed:
+    """Full-resolution results: J (HxWx3), t (HxW), A (HxWx3 map), the loop's result, and the nets
+    (for warm starts)."""
+    J: np.ndarray
+    t: np.ndarray
+    A: np.ndarray
+    airlight: np.ndarray  # the mean airlight colour
+    loop: LoopResult
+    state: dict = field(default_factory=dict)
+
+
+def _t(x: np.ndarray, device: torch.device) -> torch.Tensor:
+    x = x[:, :, None] if x.ndim == 2 else x
+    return torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1)))[None].float().to(device)
+
+
+def dehaze(image: np.ndarray, s: DehazeSettings, device: torch.device, airlight: np.ndarray | None = None,
+           warm: dict | None = None) -> Dehazed:
+    """Dehaze `image` (HxWx3 in [0, 1]). `airlight` (a colour, or an HxWx3 map) fixes A as a prior;
+    otherwise it is estimated from the dark channel (and, with s.airlight == "learned", refined by an
+    A net). `warm` (a previous result's .state) starts from its weights and inputs."""
+    full = image.shape[:2]
+    work = working_shape(full, s.max_side)
+    mult = 2 ** len(s.channels)
+    img_w = pad_to_multiple(resize(image, work), mult)
+    shape = img_w.shape[:2]
+    img = _t(img_w, device)
+    if airlight is None:
+        airlight = estimate_airlight(image)
+    a_prior = np.asarray(airlight, np.float32)
+    if a_prior.ndim == 1:
+        a_fixed = torch.tensor(a_prior, device=device).view(1, 3, 1, 1)
+    else:
+        a_fixed = _t(pad_to_multiple(resize(a_prior, work), mult), device)
+
+    mem = torch.channels_last
+    jt = skip(s.input_depth, 3, s.channels, s.channels, s.skips, sigmoid=False, groups=2).to(device, memory_format=mem)
+    code = noise_input(2 * s.input_depth, shape, s.input_var).to(device)
+    learned = s.airlight == "learned"
+    a_net = skip(2, 3, s.channels, s.channels, s.skips).to(device, memory_format=mem) if learned else None
+    grid = meshgrid_input(shape).to(device) if learned else None
+    if warm:
+        jt.load_state_dict(warm["jt"])
+        code = warm["code"].to(device) if warm["code"].shape[-2:] == shape else code
+        if a_net is not None and warm.get("a_net"):
+            a_net.load_state_dict(warm["a_net"])
+    code = code.contiguous(memory_format=mem)
+    jitter_j = torch.zeros(1, 2 * s.input_depth, 1, 1, device=device)
+    jitter_j[:, : s.input_depth] = 1  # only the J net's input is jittered (as in Double-DIP)
+    noise = NoiseSchedule(std=s.reg_noise)
+    nets = [jt] + ([a_net] if a_net is not None else [])
+
+    def forward(i: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        std = noise(i, s.iters)
+        x = code + torch.randn_like(code) * jitter_j * std if std else code
+        out = jt(x)
+        J, t = torch.sigmoid(out[:, :3]), torch.sigmoid(out[:, 3:4])
+        A = a_net(grid + torch.randn_like(grid) * std if std else grid) if a_net is not None else a_fixed
+        return J, t, A
+
+    def step(i: int) -> Step:
+        J, t, A = forward(i)
+        recon = t * J + (1 - t) * A
+        loss = losses.mse(recon, img) + s.smooth_weight * losses.smoothness(t)
+        if a_net is not None:
+            loss = loss + s.airlight_smooth_weight * losses.smoothness(A)
+            if i < s.airlight_pull_iters:
+                loss = loss + losses.mse(A, a_fixed.expand_as(A))
+        return Step(loss, recon, {"J": J[0], "t": t[0], "A": A[0] if a_net is not None else a_fixed[0]})
+
+    r = optimise(nets, step, s.iters, img, lr=s.lr, plateau=s.plateau, desc=s.name, progress=s.progress)
+    best = r.best or r.last
+    state = {"jt": {k: v.clone() for k, v in jt.state_dict().items()}, "code": code.contiguous(),
+             "a_net": {k: v.clone() for k, v in a_net.state_dict().items()} if a_net is not None else None}
+    return _finish(image, best, work, full, s, r, state)
+
+
+def _finish(image: np.ndarray, best: dict[str, torch.Tensor], work: tuple[int, int], full: tuple[int, int],
+            s: DehazeSettings, r: LoopResult, state: dict) -> Dehazed:
+    """t: upsampled, guided-filtered against the full-resolution input, clipped to [t_min, 1];
+    J = (I − (1 − t)·A) / t at full resolution, clipped to [0, 1]."""
+    t_w = crop(best["t"].float().cpu().numpy()[0], work)
+    t = np.clip(resize(t_w, full), 0, 1)
+    t = np.clip(guided_filter(image, t, scaled_radius(full, s.guided_radius), s.guided_eps), s.t_min, 1)
+    a = best["A"].float().cpu().numpy()
+    if a.shape[-1] == 1 and a.shape[-2] == 1:
+        A = np.broadcast_to(a[:, 0, 0], full + (3,)).astype(np.float32)
+    else:
+        A = np.clip(resize(crop(a.transpose(1, 2, 0), work), full), 0, 1)
+    J = np.clip((image - (1 - t[:, :, None]) * A) / t[:, :, None], 0, 1)
+    return Dehazed(J=J.astype(np.float32), t=t.astype(np.float32), A=np.ascontiguousarray(A), loop=r,
+                   airlight=A.reshape(-1, 3).mean(axis=0), state=state)
