@@ -22,8 +22,8 @@ import numpy as np
 INPUT = "images/hazy_motorcycle.png"  # hazy image (PNG, JPEG, TIFF, BMP)
 GT = "auto"  # clean image of the same scene for PSNR/SSIM (auto: X_gt.png beside the input; "" = none)
 # --- system
-STAGES = 2  # dehazing stages: stage k+1 dehazes stage k's result (1 = plain Double-DIP)
-ITERS = 500  # iterations of the first stage
+STAGES = 1  # dehazing stages: stage k+1 dehazes stage k's result (1 = plain Double-DIP)
+ITERS = 800  # iterations of the first stage
 ITER_FACTOR = 1.0  # stage k runs ITERS * ITER_FACTOR**k iterations (the paper: 3)
 SCHEDULE = "fixed"  # fixed (the iteration counts above) or adaptive (stop each stage on a PSNR plateau)
 PLATEAU_WINDOW = 150  # adaptive: iterations over which the best reconstruction PSNR must improve...
@@ -35,6 +35,8 @@ SKIPS = [0, 0, 0, 4, 4]  # per-scale skip channels
 INPUT_DEPTH = 8  # channels of the noise inputs
 REG_NOISE = 0.0333  # std of the per-iteration jitter of the J net's input (1/30)
 SMOOTH_WEIGHT = 0.005  # weight of the smoothness loss of t
+T_PRIOR_WEIGHT = 1.0  # pull of t towards the dark-channel-prior transmission left to remove (0 = Double-DIP)
+T_PRIOR_OMEGA = 0.95  # haze removed by that prior: t_dcp = 1 - omega * dark(I / A)
 LR = 0.001  # Adam learning rate
 MAX_SIDE = 800  # working resolution: longest side in pixels (outputs are always full size)
 GUIDED_RADIUS = 0.03  # guided-filter radius for t, as a fraction of the longest side
@@ -77,7 +79,7 @@ def main(argv: list[str]) -> int:
     from net.loop import Plateau
     from utils.config import configure
     from utils.errors import UserError
-    from utils.haze import estimate_airlight
+    from utils.haze import dcp_transmission, estimate_airlight
     from utils.image_io import load_image, save_image
     from utils.metrics import psnr, ssim
     from utils.plotting import plot_curves, side_by_side
@@ -112,6 +114,10 @@ def main(argv: list[str]) -> int:
     if gt is not None:
         report.append(f"hazy input: PSNR {psnr(image, gt):.2f} dB, SSIM {ssim(image, gt):.3f}")
     airlight = estimate_airlight(image)
+    # stage k dehazes J_{k-1} = t_k J_k + (1 - t_k) A, so I = (t_0 ... t_k) J_k + (1 - t_0 ... t_k) A: its t
+    # prior is what the dark channel prior leaves to remove, t_dcp(I) / (t_0 ... t_{k-1}); 1 once reached
+    t_dcp = dcp_transmission(image, airlight, T_PRIOR_OMEGA) if T_PRIOR_WEIGHT else None
+    t_done = np.ones(image.shape[:2], np.float32)
     stages: list[dict] = []
     histories: dict[str, dict[str, list[float]]] = {}
     current, prior, outputs = image, airlight, []
@@ -121,9 +127,12 @@ def main(argv: list[str]) -> int:
                            reg_noise=REG_NOISE, iters=n, lr=LR, smooth_weight=SMOOTH_WEIGHT,
                            airlight=AIRLIGHT if k == 0 else "fixed", airlight_pull_iters=AIRLIGHT_PULL_ITERS,
                            max_side=MAX_SIDE, guided_radius=GUIDED_RADIUS, guided_eps=GUIDED_EPS, t_min=T_MIN,
+                           t_prior_weight=T_PRIOR_WEIGHT, t_prior_omega=T_PRIOR_OMEGA,
                            plateau=Plateau(PLATEAU_WINDOW, PLATEAU_GAIN) if SCHEDULE == "adaptive" else None,
                            progress=PROGRESS, name=f"stage {k}")
-        r = dehaze(current, s, device, airlight=prior)
+        t_prior = None if t_dcp is None else np.clip(t_dcp / np.maximum(t_done, 1e-3), 0, 1)
+        r = dehaze(current, s, device, airlight=prior, t_prior=t_prior)
+        t_done = t_done * r.t
         if k == 0:
             prior = r.A if AIRLIGHT == "learned" else r.airlight  # stage 0's airlight: the later stages' prior
         save_image(run_dir / f"stage{k}_J.png", r.J)

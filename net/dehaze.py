@@ -12,7 +12,7 @@ from net.loop import LoopResult, NoiseSchedule, Plateau, Step, optimise
 from net.noise import meshgrid_input, noise_input
 from net.skip import skip
 from utils.guided import guided_filter, scaled_radius
-from utils.haze import estimate_airlight
+from utils.haze import dcp_transmission, estimate_airlight
 from utils.image_io import crop, pad_to_multiple, resize, working_shape
 
 
@@ -33,6 +33,8 @@ class DehazeSettings:
     guided_radius: float = 0.03  # guided-filter radius for t, as a fraction of the longest side
     guided_eps: float = 1e-3
     t_min: float = 0.1  # the final t is clipped to [t_min, 1]
+    t_prior_weight: float = 0.0  # weight of an MSE pull of t towards the dark-channel-prior transmission
+    t_prior_omega: float = 0.95  # haze kept by that prior: t_dcp = 1 − ω·dark(I / A)
     plateau: Plateau | None = None  # adaptive schedule: stop on a PSNR plateau
     progress: bool = True
     name: str = "dehaze"
@@ -56,10 +58,11 @@ def _t(x: np.ndarray, device: torch.device) -> torch.Tensor:
 
 
 def dehaze(image: np.ndarray, s: DehazeSettings, device: torch.device, airlight: np.ndarray | None = None,
-           warm: dict | None = None) -> Dehazed:
+           warm: dict | None = None, t_prior: np.ndarray | None = None) -> Dehazed:
     """Dehaze `image` (HxWx3 in [0, 1]). `airlight` (a colour, or an HxWx3 map) fixes A as a prior;
     otherwise it is estimated from the dark channel (and, with s.airlight == "learned", refined by an
-    A net). `warm` (a previous result's .state) starts from its weights and inputs."""
+    A net). `warm` (a previous result's .state) starts from its weights and inputs. With
+    s.t_prior_weight > 0, t is pulled towards `t_prior` (HxW; default: the dark-channel-prior estimate)."""
     full = image.shape[:2]
     work = working_shape(full, s.max_side)
     mult = 2 ** len(s.channels)
@@ -74,6 +77,11 @@ def dehaze(image: np.ndarray, s: DehazeSettings, device: torch.device, airlight:
     else:
         a_fixed = _t(pad_to_multiple(resize(a_prior, work), mult), device)
 
+    t_target = None
+    if s.t_prior_weight:
+        if t_prior is None:
+            t_prior = dcp_transmission(image, a_prior, s.t_prior_omega)
+        t_target = _t(pad_to_multiple(resize(t_prior, work), mult), device)
     mem = torch.channels_last
     jt = skip(s.input_depth, 3, s.channels, s.channels, s.skips, sigmoid=False, groups=2).to(device, memory_format=mem)
     code = noise_input(2 * s.input_depth, shape, s.input_var).to(device)
@@ -85,6 +93,10 @@ def dehaze(image: np.ndarray, s: DehazeSettings, device: torch.device, airlight:
         code = warm["code"].to(device) if warm["code"].shape[-2:] == shape else code
         if a_net is not None and warm.get("a_net"):
             a_net.load_state_dict(warm["a_net"])
+    if t_target is not None and not warm:  # start t at the prior's mean rather than at 0.5
+        with torch.no_grad():
+            mean_t = float(t_target.mean().clamp(0.05, 0.95))
+            jt.out.bias[3] += float(np.log(mean_t / (1 - mean_t)))
     code = code.contiguous(memory_format=mem)
     jitter_j = torch.zeros(1, 2 * s.input_depth, 1, 1, device=device)
     jitter_j[:, : s.input_depth] = 1  # only the J net's input is jittered (as in Double-DIP)
@@ -103,6 +115,8 @@ def dehaze(image: np.ndarray, s: DehazeSettings, device: torch.device, airlight:
         J, t, A = forward(i)
         recon = t * J + (1 - t) * A
         loss = losses.mse(recon, img) + s.smooth_weight * losses.smoothness(t)
+        if t_target is not None:
+            loss = loss + s.t_prior_weight * losses.mse(t, t_target)
         if a_net is not None:
             loss = loss + s.airlight_smooth_weight * losses.smoothness(A)
             if i < s.airlight_pull_iters:

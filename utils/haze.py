@@ -30,6 +30,18 @@ def estimate_airlight(image: np.ndarray, patch: int = 15, fraction: float = 1e-4
     return image.reshape(-1, image.shape[2])[idx].max(axis=0).astype(np.float32)
 
 
+def dcp_transmission(image: np.ndarray, airlight: np.ndarray, omega: float = 0.95, patch: int = 15,
+                     refine: bool = True) -> np.ndarray:
+    """He et al.'s transmission estimate t = 1 − ω·dark(I / A), refined by a guided filter on I
+    (radius 4 patches, ε = 1e-3); `airlight` a colour or an HxWx3 map."""
+    from utils.guided import guided_filter
+    a = np.asarray(airlight, np.float32)
+    t = 1.0 - omega * dark_channel(image / np.maximum(a, 1e-3), patch)
+    if refine:
+        t = guided_filter(image, t, 4 * patch, 1e-3)
+    return np.clip(t, 0.0, 1.0).astype(np.float32)
+
+
 def fill_invalid(values: np.ndarray, valid: np.ndarray) -> np.ndarray:
     """Replace invalid entries by the value of the nearest valid one."""
     _, (iy, ix) = ndimage.distance_transform_edt(~valid, return_indices=True)

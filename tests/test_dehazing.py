@@ -1,0 +1,106 @@
+import numpy as np
+import pytest
+from helpers import results, run_command, run_script
+
+from utils.haze import add_haze, dark_channel, estimate_airlight, hazy_motorcycle
+from utils.image_io import load_image, save_image
+from utils.metrics import psnr
+
+FAST = ["--progress=false", "--max_side=64"]
+
+
+def brute_force_dark_channel(img, patch):
+    h, w, _ = img.shape
+    r = patch // 2
+    out = np.empty((h, w), img.dtype)
+    for y in range(h):
+        for x in range(w):
+            out[y, x] = img[max(0, y - r):y + r + 1, max(0, x - r):x + r + 1].min()
+    return out
+
+
+@pytest.mark.parametrize("patch", [1, 3, 15])
+def test_dark_channel_equals_the_brute_force_definition(patch):
+    img = np.random.default_rng(patch).random((23, 31, 3)).astype(np.float32)
+    assert np.array_equal(dark_channel(img, patch), brute_force_dark_channel(img, patch))
+
+
+def test_airlight_estimate_recovers_a_planted_airlight():
+    rng = np.random.default_rng(1)
+    h, w = 120, 160
+    clean = np.clip(rng.random((h, w, 3)) * 0.8, 0, 1).astype(np.float32)
+    depth = np.tile(np.linspace(1, 12, w, dtype=np.float32), (h, 1))  # far on the right
+    a = np.array([0.9, 0.8, 0.7], np.float32)
+    hazy, _ = add_haze(clean, depth, beta=0.5, airlight=a)
+    assert np.abs(estimate_airlight(hazy) - a).max() < 0.05
+
+
+def test_motorcycle_haze_matches_the_recipe():
+    hazy, clean, t = hazy_motorcycle(beta=0.2, scale=0.5)
+    assert hazy.shape == clean.shape == (250, 370, 3) and t.shape == (250, 370)
+    assert 0.1 < t.min() < t.max() < 1
+    assert psnr(hazy, clean) == pytest.approx(13.33, abs=0.1)
+
+
+def test_stage_schedule_arithmetic():
+    from dehazing_system import stage_iters
+    assert stage_iters(1000, 3, 3) == [1000, 3000, 9000]
+    assert stage_iters(500, 1.0, 2) == [500, 500]
+    assert stage_iters(100, 1.5, 3) == [100, 150, 225]
+
+
+@pytest.fixture(scope="module")
+def small_hazy(tmp_path_factory):
+    d = tmp_path_factory.mktemp("haze")
+    hazy, clean, _ = hazy_motorcycle(beta=0.3, scale=0.12)  # 89x60
+    save_image(d / "hazy.png", hazy)
+    save_image(d / "clean.png", clean)
+    return d
+
+
+def test_short_two_stage_dehaze_improves_psnr_and_writes_every_output(small_hazy, tmp_path):
+    d = small_hazy
+    run = run_script("dehazing_system", [f"--input={d / 'hazy.png'}", f"--gt={d / 'clean.png'}", "--stages=2",
+                                         "--iters=60", f"--output_dir={tmp_path}", *FAST])
+    for name in ("input", "dehazed", "figure", "curves", "stage0_J", "stage0_t", "stage0_A", "stage1_J",
+                 "stage1_t", "stage1_A"):
+        assert (run / f"{name}.png").is_file(), name
+    assert load_image(run / "dehazed.png").shape == load_image(d / "hazy.png").shape
+    r = results(run)
+    assert [s["iterations"] for s in r["stages"]] == [60, 60]
+    assert all("psnr_gt" in s and "ssim_gt" in s for s in r["stages"])
+    assert r["final"]["psnr_gt"] > r["final"]["hazy_psnr_gt"] + 1.0
+    assert len(r["airlight"]) == 3
+
+
+def test_adaptive_schedule_stops_on_a_plateau(small_hazy, tmp_path):
+    d = small_hazy
+    run = run_script("dehazing_system", [f"--input={d / 'hazy.png'}", "--gt=", "--schedule=adaptive",
+                                         "--iters=400", "--plateau_window=20", "--plateau_gain=5.0",
+                                         f"--output_dir={tmp_path}", *FAST])
+    r = results(run)
+    assert r["stages"][0]["stopped"] == "plateau" and r["stages"][0]["iterations"] < 400
+
+
+def test_learned_airlight_runs(small_hazy, tmp_path):
+    run = run_script("dehazing_system", [f"--input={small_hazy / 'hazy.png'}", "--airlight=learned",
+                                         "--iters=20", "--airlight_pull_iters=10", f"--output_dir={tmp_path}", *FAST])
+    assert (run / "stage0_A.png").is_file()
+
+
+@pytest.mark.parametrize("case", ["black", "tiny", "gt_size"])
+def test_bad_dehazing_input_gives_one_line_and_exit_2(case, tmp_path, small_hazy):
+    args = [f"--output_dir={tmp_path}", "--iters=1"]
+    if case == "black":
+        save_image(tmp_path / "black.png", np.zeros((40, 40, 3), np.float32))
+        args.append(f"--input={tmp_path / 'black.png'}")
+    elif case == "tiny":
+        save_image(tmp_path / "tiny.png", np.ones((2, 3, 3), np.float32))
+        args.append(f"--input={tmp_path / 'tiny.png'}")
+    else:
+        save_image(tmp_path / "gt.png", np.ones((10, 10, 3), np.float32))
+        args += [f"--input={small_hazy / 'hazy.png'}", f"--gt={tmp_path / 'gt.png'}"]
+    p = run_command(["dehazing_system.py", *args])
+    assert p.returncode == 2, p.stderr
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in p.stderr
