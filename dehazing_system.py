@@ -23,7 +23,7 @@ INPUT = "images/hazy_motorcycle.png"  # hazy image (PNG, JPEG, TIFF, BMP)
 GT = "auto"  # clean image of the same scene for PSNR/SSIM (auto: X_gt.png beside the input; "" = none)
 # --- system
 STAGES = 1  # dehazing stages: stage k+1 dehazes stage k's result (1 = plain Double-DIP)
-ITERS = 800  # iterations of the first stage
+ITERS = 500  # iterations of the first stage
 ITER_FACTOR = 1.0  # stage k runs ITERS * ITER_FACTOR**k iterations (the paper: 3)
 SCHEDULE = "fixed"  # fixed (the iteration counts above) or adaptive (stop each stage on a PSNR plateau)
 PLATEAU_WINDOW = 150  # adaptive: iterations over which the best reconstruction PSNR must improve...

@@ -57,18 +57,10 @@ PRESETS = {"paper": {"step1_iters": 2000, "step2_iters": 4000, "hint_iters": 100
                      "max_side": 800}}
 
 
-LAYER_NAMES = {2: ["fg", "bg"], 3: ["fg", "mg", "bg"]}
-
-
-def layer_names(n: int) -> list[str]:
-    """Layer names from foreground to background: fg, mg (or mg1, mg2, ...), bg."""
-    return LAYER_NAMES.get(n, ["fg"] + [f"mg{k}" for k in range(1, n - 1)] + ["bg"])
-
-
 def resolve_hints(image: np.ndarray, n: int) -> tuple[list[str], list[np.ndarray]]:
     """Hints in layer order (fg first) from HINTS and the user's masks; X_fg_hint.png etc. beside the
     input are used automatically with HINTS=auto."""
-    from utils.hints import make_hints
+    from utils.hints import layer_names, make_hints
     names = layer_names(n)
     user = {"fg": FG_HINT, "bg": BG_HINT, "mg": MG_HINT}
     method = HINTS
@@ -215,13 +207,15 @@ def main(argv: list[str]) -> int:
         # three pairwise Double-DIPs; labels 2 = fg, 1 = mg, 0 = bg
         pairs = {("fg", "bg"): (2, 0), ("mg", "bg"): (1, 0), ("fg", "mg"): (2, 1)}
         h = dict(zip(names, hints, strict=True))
-        masks, runs = {}, {}
+        masks, runs, layers = {}, {}, {}
         for (a, b), labs in pairs.items():
             sub = run_dir / f"pair_{a}_{b}"
             sub.mkdir()
             seg, runs[f"{a}_{b}"] = two_layer(image, [a, b], [h[a], h[b]], sub, device, None,
                                               tag=f"{a} vs {b}")
             masks[labs] = seg.refined[0]
+            for name, layer in zip((a, b), seg.layers, strict=True):
+                layers.setdefault(name, layer)  # fg and bg from the (fg, bg) run, mg from (mg, bg)
             if seg.interrupted:
                 break
         if len(masks) < 3:
@@ -229,6 +223,8 @@ def main(argv: list[str]) -> int:
         else:
             labels = fuse_vote(masks) if FUSION == "vote" else fuse_paper(masks)
         two = masks[(2, 0)] > 0.5
+        for name, layer in layers.items():
+            save_image(run_dir / f"{name}_layer.png", layer)
         summary = {"pairwise_runs": runs, "fusion": FUSION,
                    "interrupted": any(r["interrupted"] for r in runs.values()), "steps": {}}
         summary.update(label_outputs(run_dir, image, labels, 3, two, truth, hints))

@@ -53,3 +53,11 @@ def test_overlapping_user_hints_are_a_clear_error():
     a[2:5, 2:5] = 1
     with pytest.raises(UserError, match="overlap on 9 pixels"):
         validate_hints({"fg": a, "bg": a.copy()})
+
+
+def test_four_layer_histogram_hints_are_ordered_bands():
+    hints = histogram_hints(gradient_image(), layers=4)
+    assert list(hints) == ["fg", "mg1", "mg2", "bg"]
+    centres = [np.nonzero(hints[k].any(0))[0].mean() for k in hints]
+    assert centres == sorted(centres, reverse=True)  # fg brightest ... bg darkest
+    validate_hints(hints)

@@ -25,9 +25,31 @@ def equalised_grey(image: np.ndarray) -> np.ndarray:
     return cv2.equalizeHist(cv2.cvtColor(to_uint8(image), cv2.COLOR_RGB2GRAY)).astype(np.float32)
 
 
+def layer_names(n: int) -> list[str]:
+    """Layer names from foreground to background: fg, mg (or mg1, mg2, ...), bg."""
+    if n == 2:
+        return ["fg", "bg"]
+    if n == 3:
+        return ["fg", "mg", "bg"]
+    return ["fg"] + [f"mg{k}" for k in range(1, n - 1)] + ["bg"]
+
+
+def banded_hints(values: np.ndarray, n: int) -> dict[str, np.ndarray]:
+    """n > 3 layers: split a [0, 1] map into n equal bands, the highest the foreground, and hint the
+    middle half of each band (the quarters next to a neighbouring band stay unknown)."""
+    hints = {}
+    for k, name in enumerate(layer_names(n)):
+        lo, hi = (n - 1 - k) / n, (n - k) / n
+        q = (hi - lo) / 4
+        hints[name] = ((values >= lo + q) & (values <= hi - q)).astype(np.float32)
+    return hints
+
+
 def histogram_hints(image: np.ndarray, layers: int = 2) -> dict[str, np.ndarray]:
-    """The paper's hints: grey → histogram equalisation → fixed thresholds."""
+    """The paper's hints: grey → histogram equalisation → fixed thresholds (equal bands for 4+ layers)."""
     g = equalised_grey(image)
+    if layers > 3:
+        return banded_hints(g / 255.0, layers)
     hints = {"fg": g > HIST_FG_ABOVE, "bg": g <= HIST_BG_AT_MOST}
     if layers >= 3:
         hints["mg"] = (g > HIST_BG_AT_MOST) & (g <= HIST_MG_AT_MOST)
@@ -46,8 +68,12 @@ def saliency_map(image: np.ndarray, method: str = "spectral") -> np.ndarray:
 
 
 def saliency_hints(image: np.ndarray, layers: int = 2, method: str = "spectral") -> dict[str, np.ndarray]:
-    """fg/bg (and mg) from high/low quantiles (and a middle band) of the saliency map."""
+    """fg/bg (and mg) from high/low quantiles (and a middle band) of the saliency map; for 4+ layers,
+    equal bands of its rank (quantile) map."""
     s = saliency_map(image, method)
+    if layers > 3:
+        ranks = np.argsort(np.argsort(s.ravel())).reshape(s.shape) / max(s.size - 1, 1)
+        return banded_hints(ranks, layers)
     q = lambda f: np.quantile(s, f)  # noqa: E731
     hints = {"fg": s >= q(SAL_FG_QUANTILE), "bg": s <= q(SAL_BG_QUANTILE)}
     if layers >= 3:
@@ -72,8 +98,8 @@ def validate_hints(hints: dict[str, np.ndarray]) -> None:
 
 def make_hints(image: np.ndarray, method: str, layers: int = 2, user: dict[str, str] | None = None
                ) -> dict[str, np.ndarray]:
-    """Hints for `layers` layers (2: fg, bg; 3: fg, mg, bg). User mask paths in `user` replace the
-    automatic ones layer by layer; the result is validated."""
+    """Hints for `layers` layers (2: fg, bg; 3: fg, mg, bg; more: fg, mg1, ..., bg). User mask paths in
+    `user` replace the automatic ones layer by layer; the result is validated."""
     if method == "histogram":
         hints = histogram_hints(image, layers)
     elif method in ("saliency", "saliency_fine"):

@@ -49,9 +49,10 @@ def composite(shape: tuple[int, int], fg: str = "grass", bg: str = "brick", mg: 
 
 
 def eroded_hints(labels: np.ndarray, values: list[int], size: int = 15) -> list[np.ndarray]:
-    """Hints from a label map: each region eroded by a size×size square, in the order of `values`."""
+    """Hints from a label map: each region eroded by a size×size square, in the order of `values`
+    (the image border is not a region boundary, so regions are not eroded from it)."""
     se = np.ones((size, size), bool)
-    return [ndimage.binary_erosion(labels == v, se).astype(np.float32) for v in values]
+    return [ndimage.binary_erosion(labels == v, se, border_value=1).astype(np.float32) for v in values]
 
 
 def two_texture(shape: tuple[int, int] = (64, 96), seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -64,3 +65,18 @@ def two_texture(shape: tuple[int, int] = (64, 96), seed: int = 0) -> tuple[np.nd
     bg = np.clip(stripes * np.array([0.4, 0.6, 1.0]) + 0.03 * rng.standard_normal((h, w, 3)), 0, 1)
     fg = np.clip(np.array([0.9, 0.55, 0.2]) + 0.08 * rng.standard_normal((h, w, 3)), 0, 1)
     return np.where(truth[:, :, None], fg, bg).astype(np.float32), truth
+
+
+def three_texture(shape: tuple[int, int] = (64, 96), seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """A small fast three-region test image and its labels (2 = fg disc, 1 = mg ring, 0 = bg)."""
+    rng = np.random.default_rng(seed)
+    h, w = shape
+    yy, xx = np.mgrid[0:h, 0:w]
+    r = np.sqrt(((yy - h / 2) / (h * 0.45)) ** 2 + ((xx - w / 2) / (w * 0.45)) ** 2)
+    labels = np.where(r <= 0.5, 2, np.where(r <= 1.0, 1, 0)).astype(np.uint8)
+    noise = 0.04 * rng.standard_normal((h, w, 3))
+    bg = 0.5 + 0.25 * np.sin(xx * 0.9)[:, :, None] * np.array([0.3, 0.6, 1.0]) * np.array([0.4, 0.6, 1.0])
+    mg = np.array([0.85, 0.5, 0.2]) + 0.15 * np.sign(np.sin(yy * 0.7))[:, :, None]
+    fg = np.array([0.2, 0.8, 0.3]) + 0.1 * ((xx // 3 + yy // 3) % 2)[:, :, None]
+    img = np.select([labels[:, :, None] == 2, labels[:, :, None] == 1], [fg, mg], bg) + noise
+    return np.clip(img, 0, 1).astype(np.float32), labels
