@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 
 # --- input and hints
-INPUT = "images/horse_grass_brick.png"  # image to segment (PNG, JPEG, TIFF, BMP)
+INPUT = ""  # image to segment (PNG, JPEG, TIFF, BMP); "" = the bundled sample for LAYERS
+SAMPLES = {2: "images/horse_grass_brick.png", 3: "images/three_regions.png"}  # bundled samples
 HINTS = "auto"  # auto (X_fg_hint.png etc. beside the input, else histogram), histogram, saliency, saliency_fine
 FG_HINT = ""  # foreground hint mask (white = foreground), any size; overrides the automatic one
 BG_HINT = ""  # background hint mask
@@ -175,6 +176,8 @@ def main(argv: list[str]) -> int:
     from utils.run import environment, new_run_dir, pick_device, seed_everything, write_json
 
     config = configure(globals(), argv, PRESETS)
+    if not INPUT:
+        globals()["INPUT"] = config["input"] = SAMPLES.get(LAYERS, SAMPLES[3])
     if LAYERS < 2:
         raise UserError(f"--layers={LAYERS}: need at least 2 layers")
     if METHOD not in ("system", "multi"):

@@ -86,3 +86,30 @@ def test_bad_input_gives_one_line_and_exit_2(case, tmp_path, two_texture_files):
     lines = p.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in p.stderr
     assert not any(tmp_path.glob("seg*")), "no half-written run folder"
+
+
+@pytest.mark.parametrize("sig,code", [("SIGINT", 130), ("SIGTERM", 143)])
+def test_interrupted_run_writes_its_best_result_and_exits_128_plus_signal(sig, code, two_texture_files, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from helpers import ROOT
+    d, truth, _ = two_texture_files
+    p = subprocess.Popen([sys.executable, "segmentation.py", f"--input={d / 'img.png'}",
+                          f"--fg_hint={d / 'fg.png'}", f"--bg_hint={d / 'bg.png'}", f"--output_dir={tmp_path}",
+                          "--step1_iters=30", "--step2_iters=100000", "--progress=true"],
+                         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline, seen = time.time() + 60, ""
+    while time.time() < deadline and "step 2" not in seen[-400:]:  # wait until step 2 is running
+        seen += p.stderr.read(100) or ""
+    time.sleep(1.0)
+    p.send_signal(getattr(signal, sig))
+    out, _ = p.communicate(timeout=60)
+    assert p.returncode == code
+    run = next(tmp_path.glob("seg2_*"))
+    r = results(run)
+    assert r["interrupted"] is True and 0 < r["steps"]["step2"]["iterations"] < 100000
+    assert load_image(run / "mask.png").shape[:2] == truth.shape
+    assert out.strip().splitlines()[-1] == str(run)

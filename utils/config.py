@@ -38,6 +38,8 @@ def read_settings(script: str | Path) -> list[Setting]:
                 value = ast.literal_eval(node.value)
             except ValueError:
                 continue  # computed constants are not settings
+            if isinstance(value, dict):
+                continue  # tables (presets, samples) are not settings
             settings.append(Setting(node.targets[0].id.lower(), value, comments.get(node.lineno, "")))
     return settings
 
