@@ -21,6 +21,16 @@ import numpy as np
 # --- input
 INPUT = "images/hazy_motorcycle.png"  # hazy image (PNG, JPEG, TIFF, BMP)
 GT = "auto"  # clean image of the same scene for PSNR/SSIM (auto: X_gt.png beside the input; "" = none)
+# --- video (frame by frame)
+VIDEO = ""  # hazy video to dehaze instead of INPUT (.mp4, .avi, ...)
+VIDEO_GT = "auto"  # clean video of the same scene for per-frame PSNR/SSIM (auto: X_gt.mp4 beside it)
+FRAME_STEP = 1  # dehaze every k-th frame
+VIDEO_ITERS_FIRST = 300  # iterations for the first frame (of each process's chunk)
+VIDEO_ITERS_NEXT = 60  # iterations for each later frame when warm-starting
+WARM_START = True  # frame k+1 starts from frame k's weights and input noise (else every frame from scratch)
+VIDEO_AIRLIGHT = "carry"  # carry (median estimate over the first frames, kept for all) or per_frame
+AIRLIGHT_FRAMES = 5  # frames whose airlight estimates give the carried median
+SAVE_FRAMES = False  # also write every dehazed frame as a PNG
 # --- system
 STAGES = 1  # dehazing stages: stage k+1 dehazes stage k's result (1 = plain Double-DIP)
 ITERS = 500  # iterations of the first stage
@@ -74,33 +84,197 @@ def resolve_gt(shape: tuple[int, int]) -> tuple[str, np.ndarray | None]:
     return path, gt
 
 
-def main(argv: list[str]) -> int:
-    from net.dehaze import DehazeSettings, dehaze
+def stage_settings(k: int, iters: int, name: str = ""):  # -> net.dehaze.DehazeSettings
+    from net.dehaze import DehazeSettings
     from net.loop import Plateau
-    from utils.config import configure
-    from utils.errors import UserError
-    from utils.haze import dcp_transmission, estimate_airlight
-    from utils.image_io import load_image, save_image
-    from utils.metrics import psnr, ssim
-    from utils.plotting import plot_curves, side_by_side
-    from utils.run import environment, new_run_dir, pick_device, seed_everything, write_json
+    return DehazeSettings(channels=tuple(CHANNELS), skips=tuple(SKIPS), input_depth=INPUT_DEPTH,
+                          reg_noise=REG_NOISE, iters=iters, lr=LR, smooth_weight=SMOOTH_WEIGHT,
+                          airlight=AIRLIGHT if k == 0 else "fixed", airlight_pull_iters=AIRLIGHT_PULL_ITERS,
+                          max_side=MAX_SIDE, guided_radius=GUIDED_RADIUS, guided_eps=GUIDED_EPS, t_min=T_MIN,
+                          t_prior_weight=T_PRIOR_WEIGHT, t_prior_omega=T_PRIOR_OMEGA,
+                          plateau=Plateau(PLATEAU_WINDOW, PLATEAU_GAIN) if SCHEDULE == "adaptive" else None,
+                          progress=PROGRESS, name=name or f"stage {k}")
 
-    config = configure(globals(), argv, PRESETS)
-    if PRESET == "paper" and STAGES == 1 and "--iters" not in " ".join(argv):
-        globals()["ITERS"] = config["iters"] = 4000  # the paper's single-stage count
+
+def dehaze_stages(image: np.ndarray, airlight: np.ndarray, iters: list[int], device, warm: list | None = None,
+                  name: str = "") -> list:
+    """Iterative dehazing of one image: stage k+1 dehazes stage k's J with stage 0's airlight as prior.
+
+    Chained stages multiply their transmissions, I = (t_0 ... t_k) J_k + (1 - t_0 ... t_k) A, so stage k's
+    t prior is what the dark channel prior leaves to remove, t_dcp(I) / (t_0 ... t_{k-1}): close to 1 once
+    the haze is gone. `warm[k]` (a previous frame's stage-k state) warm-starts stage k."""
+    from net.dehaze import dehaze
+    from utils.haze import dcp_transmission
+    t_dcp = dcp_transmission(image, airlight, T_PRIOR_OMEGA) if T_PRIOR_WEIGHT else None
+    t_done = np.ones(image.shape[:2], np.float32)
+    current, prior, results = image, airlight, []
+    for k, n in enumerate(iters):
+        t_prior = None if t_dcp is None else np.clip(t_dcp / np.maximum(t_done, 1e-3), 0, 1)
+        r = dehaze(current, stage_settings(k, n, f"{name}stage {k}"), device, airlight=prior, t_prior=t_prior,
+                   warm=warm[k] if warm and k < len(warm) else None)
+        if k == 0:
+            prior = r.A if AIRLIGHT == "learned" else r.airlight  # stage 0's airlight: the later stages' prior
+        t_done = t_done * r.t
+        current = r.J
+        results.append(r)
+        if r.loop.stopped in ("interrupted", "non_finite"):
+            break
+    return results
+
+
+def validate_settings() -> None:
+    from utils.errors import UserError
     if STAGES < 1:
         raise UserError(f"--stages={STAGES}: need at least 1 stage")
     if SCHEDULE not in ("fixed", "adaptive"):
         raise UserError(f"--schedule={SCHEDULE}: use fixed or adaptive")
     if AIRLIGHT not in ("fixed", "learned"):
         raise UserError(f"--airlight={AIRLIGHT}: use fixed or learned")
+    if VIDEO_AIRLIGHT not in ("carry", "per_frame"):
+        raise UserError(f"--video_airlight={VIDEO_AIRLIGHT}: use carry or per_frame")
     if len(CHANNELS) != len(SKIPS):
         raise UserError(f"--channels and --skips need the same length ({len(CHANNELS)} vs {len(SKIPS)})")
-    image = load_image(INPUT)
+    if FRAME_STEP < 1 or VIDEO_ITERS_FIRST < 1 or VIDEO_ITERS_NEXT < 1 or ITERS < 1:
+        raise UserError("--frame_step, --iters and --video_iters_first/next must be at least 1")
+
+
+def check_image(image: np.ndarray, what: str) -> None:
+    from utils.errors import UserError
     if min(image.shape[:2]) < 4:
-        raise UserError(f"input image is too small ({image.shape[1]}x{image.shape[0]}): need at least 4x4 pixels")
+        raise UserError(f"{what} is too small ({image.shape[1]}x{image.shape[0]}): need at least 4x4 pixels")
     if image.max() < 1 / 255:
-        raise UserError(f"input image {INPUT} is entirely black: there is nothing to dehaze")
+        raise UserError(f"{what} is entirely black: there is nothing to dehaze")
+
+
+def run_video(config: dict) -> int:
+    """Frame-by-frame dehazing. The airlight is estimated once (median over the first frames) and carried
+    to every frame; with WARM_START frame k+1 starts from frame k's weights and input noise. Under
+    torchrun the frames are split into contiguous chunks, one per rank, and rank 0 writes the video."""
+    import torch
+
+    from utils import distributed
+    from utils.errors import UserError
+    from utils.haze import estimate_airlight
+    from utils.image_io import save_image
+    from utils.metrics import psnr, ssim
+    from utils.run import environment, new_run_dir, pick_device, seed_everything, write_json
+    from utils.video import chunk_bounds, flicker, read_video, temporal_ssim, write_video
+    rank, size, local = distributed.world()
+    device = pick_device(DEVICE)
+    if device.type == "cuda" and size > 1:  # one GPU per local rank
+        device = torch.device(f"cuda:{local % max(1, torch.cuda.device_count())}")
+    frames, fps = read_video(VIDEO, FRAME_STEP)
+    check_image(frames[0], f"video {VIDEO}")
+    gt_frames = None
+    gt_path = f"{Path(VIDEO).with_suffix('')}_gt.mp4" if VIDEO_GT == "auto" else VIDEO_GT
+    if (gt_path and Path(gt_path).exists()) or VIDEO_GT not in ("", "auto"):
+        gt_frames, _ = read_video(gt_path, FRAME_STEP, "ground-truth video (--video_gt)")
+        if len(gt_frames) != len(frames) or gt_frames[0].shape != frames[0].shape:
+            raise UserError(f"--video_gt has {len(gt_frames)} frames of {gt_frames[0].shape[1]}x"
+                            f"{gt_frames[0].shape[0]}, the video {len(frames)} of {frames[0].shape[1]}x"
+                            f"{frames[0].shape[0]}: give the clean video of the same scene")
+    else:
+        gt_path = ""
+    distributed.init(device)
+    seed_everything(SEED + rank)
+    run_dir = distributed.broadcast(new_run_dir(OUTPUT_DIR, f"video{STAGES}_{Path(VIDEO).stem}") if rank == 0 else None)
+    iters_first = stage_iters(VIDEO_ITERS_FIRST, ITER_FACTOR, STAGES)
+    iters_next = stage_iters(VIDEO_ITERS_NEXT, ITER_FACTOR, STAGES) if WARM_START else iters_first
+    carried = np.median([estimate_airlight(f) for f in frames[:AIRLIGHT_FRAMES]], axis=0).astype(np.float32)
+    start_idx, end_idx = chunk_bounds(len(frames), size)[rank]
+    if rank == 0:
+        print(f"dehazing {len(frames)} frames of {VIDEO} ({frames[0].shape[1]}x{frames[0].shape[0]}, {fps:.1f} fps) "
+              f"on {size} process(es), {device}; iterations {iters_first[0]} first, {iters_next[0]} next "
+              f"({'warm start' if WARM_START else 'from scratch'})")
+    start = time.time()
+    done: list[tuple[int, np.ndarray, dict]] = []
+    warm = None
+    for i in range(start_idx, end_idx):
+        t0 = time.time()
+        airlight = carried if VIDEO_AIRLIGHT == "carry" else estimate_airlight(frames[i])
+        iters = iters_first if warm is None else iters_next
+        results = dehaze_stages(frames[i], airlight, iters, device, warm=warm, name=f"frame {i} ")
+        warm = [r.state for r in results] if WARM_START else None
+        J = results[-1].J
+        info = {"frame": i, "rank": rank, "iterations": [r.loop.iterations for r in results],
+                "reconstruction_psnr": results[-1].loop.best_psnr, "airlight": results[0].airlight,
+                "time_s": time.time() - t0}
+        if gt_frames is not None:
+            info.update(psnr_gt=psnr(J, gt_frames[i]), ssim_gt=ssim(J, gt_frames[i]),
+                        hazy_psnr_gt=psnr(frames[i], gt_frames[i]))
+        done.append((i, (np.clip(J, 0, 1) * 255 + 0.5).astype(np.uint8), info))
+        if any(r.loop.stopped == "interrupted" for r in results):
+            break
+    gathered = distributed.gather(done)
+    distributed.finish()
+    if rank != 0:
+        return 0
+    merged = sorted((item for chunk in gathered for item in chunk), key=lambda x: x[0])
+    idx = [m[0] for m in merged]
+    out = [m[1].astype(np.float32) / 255.0 for m in merged]
+    per_frame = [m[2] for m in merged]
+    inputs = [frames[i] for i in idx]
+    write_video(run_dir / "dehazed.mp4", out, fps)
+    write_video(run_dir / "side_by_side.mp4", [np.concatenate([a, b], axis=1) for a, b in zip(inputs, out,
+                                                                                           strict=True)], fps)
+    if SAVE_FRAMES:
+        (run_dir / "frames").mkdir()
+        for i, f in zip(idx, out, strict=True):
+            save_image(run_dir / "frames" / f"frame{i:05d}.png", f)
+    wall = time.time() - start
+    in_flicker = flicker(inputs)
+    summary = {"frames": len(frames), "frames_dehazed": len(out), "processes": size, "warm_start": WARM_START,
+               "iterations_first": iters_first, "iterations_next": iters_next,
+               "airlight_mode": VIDEO_AIRLIGHT, "airlight_carried": carried,
+               "seconds_per_frame": float(np.mean([p["time_s"] for p in per_frame])),
+               "seconds_per_frame_after_first": float(np.mean([p["time_s"] for p in per_frame[1:]] or [0.0])),
+               "flicker_output": flicker(out), "flicker_input": in_flicker,
+               "flicker_ratio": flicker(out) / in_flicker if in_flicker > 0 else None,
+               "tssim_output": temporal_ssim(out), "tssim_input": temporal_ssim(inputs)}
+    if gt_frames is not None:  # the truth's own frame-to-frame change is what a stable output matches
+        gt_used = [gt_frames[i] for i in idx]
+        summary.update(flicker_truth=flicker(gt_used), tssim_truth=temporal_ssim(gt_used))
+        summary["flicker_ratio_to_truth"] = summary["flicker_output"] / max(summary["flicker_truth"], 1e-8)
+        summary.update(mean_psnr_gt=float(np.mean([p["psnr_gt"] for p in per_frame])),
+                       mean_ssim_gt=float(np.mean([p["ssim_gt"] for p in per_frame])),
+                       mean_hazy_psnr_gt=float(np.mean([p["hazy_psnr_gt"] for p in per_frame])))
+    interrupted = len(out) < len(frames)
+    write_json(run_dir / "results.json", {
+        "script": "dehazing_system.py", "mode": "video", "config": config, "environment": environment(),
+        "device": str(device), "seed": SEED, "video": VIDEO, "video_gt": gt_path, "fps": fps,
+        "size": [frames[0].shape[1], frames[0].shape[0]], **summary, "per_frame": per_frame,
+        "interrupted": interrupted, "wall_time_s": wall})
+    print(f"{len(out)} frames, {summary['seconds_per_frame']:.2f} s per frame "
+          f"({summary['seconds_per_frame_after_first']:.2f} s after the first); flicker ratio "
+          f"{summary['flicker_ratio'] if summary['flicker_ratio'] is None else round(summary['flicker_ratio'], 3)}, "
+          f"tSSIM {summary['tssim_output']:.3f} (input {summary['tssim_input']:.3f})")
+    if gt_frames is not None:
+        print(f"mean PSNR vs truth {summary['mean_psnr_gt']:.2f} dB (hazy {summary['mean_hazy_psnr_gt']:.2f} dB), "
+              f"mean SSIM {summary['mean_ssim_gt']:.3f}; flicker {summary['flicker_ratio_to_truth']:.3f}x the "
+              f"truth's, tSSIM truth {summary['tssim_truth']:.3f}")
+    if interrupted:
+        print("interrupted: the frames dehazed so far were written")
+    print(f"wall time {wall:.1f} s")
+    print(run_dir)
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    from utils.config import configure
+    from utils.haze import estimate_airlight
+    from utils.image_io import load_image, save_image
+    from utils.metrics import psnr, ssim
+    from utils.plotting import plot_curves, side_by_side
+    from utils.run import environment, new_run_dir, pick_device, seed_everything, write_json
+
+    config = configure(globals(), argv, PRESETS)
+    if PRESET == "paper" and STAGES == 1 and not any(a.startswith("--iters") for a in argv):
+        globals()["ITERS"] = config["iters"] = 4000  # the paper's single-stage count
+    validate_settings()
+    if VIDEO:
+        return run_video(config)
+    image = load_image(INPUT)
+    check_image(image, f"input image {INPUT}")
     gt_path, gt = resolve_gt(image.shape[:2])
     device = pick_device(DEVICE)
     seed_everything(SEED)
@@ -114,33 +288,17 @@ def main(argv: list[str]) -> int:
     if gt is not None:
         report.append(f"hazy input: PSNR {psnr(image, gt):.2f} dB, SSIM {ssim(image, gt):.3f}")
     airlight = estimate_airlight(image)
-    # stage k dehazes J_{k-1} = t_k J_k + (1 - t_k) A, so I = (t_0 ... t_k) J_k + (1 - t_0 ... t_k) A: its t
-    # prior is what the dark channel prior leaves to remove, t_dcp(I) / (t_0 ... t_{k-1}); 1 once reached
-    t_dcp = dcp_transmission(image, airlight, T_PRIOR_OMEGA) if T_PRIOR_WEIGHT else None
-    t_done = np.ones(image.shape[:2], np.float32)
     stages: list[dict] = []
     histories: dict[str, dict[str, list[float]]] = {}
-    current, prior, outputs = image, airlight, []
-    for k, n in enumerate(iters):
-        t0 = time.time()
-        s = DehazeSettings(channels=tuple(CHANNELS), skips=tuple(SKIPS), input_depth=INPUT_DEPTH,
-                           reg_noise=REG_NOISE, iters=n, lr=LR, smooth_weight=SMOOTH_WEIGHT,
-                           airlight=AIRLIGHT if k == 0 else "fixed", airlight_pull_iters=AIRLIGHT_PULL_ITERS,
-                           max_side=MAX_SIDE, guided_radius=GUIDED_RADIUS, guided_eps=GUIDED_EPS, t_min=T_MIN,
-                           t_prior_weight=T_PRIOR_WEIGHT, t_prior_omega=T_PRIOR_OMEGA,
-                           plateau=Plateau(PLATEAU_WINDOW, PLATEAU_GAIN) if SCHEDULE == "adaptive" else None,
-                           progress=PROGRESS, name=f"stage {k}")
-        t_prior = None if t_dcp is None else np.clip(t_dcp / np.maximum(t_done, 1e-3), 0, 1)
-        r = dehaze(current, s, device, airlight=prior, t_prior=t_prior)
-        t_done = t_done * r.t
-        if k == 0:
-            prior = r.A if AIRLIGHT == "learned" else r.airlight  # stage 0's airlight: the later stages' prior
+    outputs = []
+    for k, r in enumerate(dehaze_stages(image, airlight, iters, device)):
         save_image(run_dir / f"stage{k}_J.png", r.J)
         save_image(run_dir / f"stage{k}_t.png", r.t)
         save_image(run_dir / f"stage{k}_A.png", r.A)
-        info = {"stage": k, "iterations": r.loop.iterations, "planned_iterations": n, "stopped": r.loop.stopped,
-                "best_iteration": r.loop.best_step, "reconstruction_psnr": r.loop.best_psnr,
-                "airlight": r.airlight, "t_mean": float(r.t.mean()), "time_s": time.time() - t0}
+        info = {"stage": k, "iterations": r.loop.iterations, "planned_iterations": iters[k],
+                "stopped": r.loop.stopped, "best_iteration": r.loop.best_step,
+                "reconstruction_psnr": r.loop.best_psnr, "airlight": r.airlight, "t_mean": float(r.t.mean()),
+                "time_s": r.time_s}
         line = f"stage {k}: {r.loop.iterations} iterations, reconstruction PSNR {r.loop.best_psnr:.2f} dB"
         if gt is not None:
             info.update(psnr_gt=psnr(r.J, gt), ssim_gt=ssim(r.J, gt))
@@ -149,9 +307,6 @@ def main(argv: list[str]) -> int:
         stages.append(info)
         histories[f"stage {k}"] = r.loop.history
         outputs.append(r.J)
-        current = r.J
-        if r.loop.stopped in ("interrupted", "non_finite"):
-            break
     save_image(run_dir / "dehazed.png", outputs[-1])
     panels = [image] + outputs[:2]
     titles = ["original", "single dehaze", "double dehaze"][: len(panels)]

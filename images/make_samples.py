@@ -14,6 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from utils.haze import hazy_motorcycle  # noqa: E402
 from utils.image_io import save_image  # noqa: E402
 from utils.synthetic import composite, eroded_hints  # noqa: E402
+from utils.video import write_video  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 SEG_SHAPE = (224, 288)  # H, W of the texture composites
@@ -41,6 +42,12 @@ def main() -> None:
     hazy, clean, _ = hazy_motorcycle(beta=0.2, airlight=(0.8, 0.8, 0.8), scale=0.5)
     save_image(HERE / "hazy_motorcycle.png", hazy)
     save_image(HERE / "hazy_motorcycle_gt.png", clean)
+    # video: a slow pan (20 frames, 192x128, 10 fps) across that hazy scene, and the same pan of the truth
+    h, w = 128, 192
+    xs = np.linspace(0, hazy.shape[1] - w, 20).round().astype(int)
+    y0 = (hazy.shape[0] - h) // 2
+    write_video(HERE / "hazy_pan.mp4", [hazy[y0:y0 + h, x:x + w] for x in xs], 10.0)
+    write_video(HERE / "hazy_pan_gt.mp4", [clean[y0:y0 + h, x:x + w] for x in xs], 10.0)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 grouped network, with the airlight A fixed from the dark-channel estimate or learned by a third net."""
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -49,6 +50,7 @@ class Dehazed:
     A: np.ndarray
     airlight: np.ndarray  # the mean airlight colour
     loop: LoopResult
+    time_s: float
     state: dict = field(default_factory=dict)
 
 
@@ -63,6 +65,7 @@ def dehaze(image: np.ndarray, s: DehazeSettings, device: torch.device, airlight:
     otherwise it is estimated from the dark channel (and, with s.airlight == "learned", refined by an
     A net). `warm` (a previous result's .state) starts from its weights and inputs. With
     s.t_prior_weight > 0, t is pulled towards `t_prior` (HxW; default: the dark-channel-prior estimate)."""
+    start = time.time()
     full = image.shape[:2]
     work = working_shape(full, s.max_side)
     mult = 2 ** len(s.channels)
@@ -127,11 +130,11 @@ def dehaze(image: np.ndarray, s: DehazeSettings, device: torch.device, airlight:
     best = r.best or r.last
     state = {"jt": {k: v.clone() for k, v in jt.state_dict().items()}, "code": code.contiguous(),
              "a_net": {k: v.clone() for k, v in a_net.state_dict().items()} if a_net is not None else None}
-    return _finish(image, best, work, full, s, r, state)
+    return _finish(image, best, work, full, s, r, state, start)
 
 
 def _finish(image: np.ndarray, best: dict[str, torch.Tensor], work: tuple[int, int], full: tuple[int, int],
-            s: DehazeSettings, r: LoopResult, state: dict) -> Dehazed:
+            s: DehazeSettings, r: LoopResult, state: dict, start: float) -> Dehazed:
     """t: upsampled, guided-filtered against the full-resolution input, clipped to [t_min, 1];
     J = (I − (1 − t)·A) / t at full resolution, clipped to [0, 1]."""
     t_w = crop(best["t"].float().cpu().numpy()[0], work)
@@ -144,4 +147,4 @@ def _finish(image: np.ndarray, best: dict[str, torch.Tensor], work: tuple[int, i
         A = np.clip(resize(crop(a.transpose(1, 2, 0), work), full), 0, 1)
     J = np.clip((image - (1 - t[:, :, None]) * A) / t[:, :, None], 0, 1)
     return Dehazed(J=J.astype(np.float32), t=t.astype(np.float32), A=np.ascontiguousarray(A), loop=r,
-                   airlight=A.reshape(-1, 3).mean(axis=0), state=state)
+                   airlight=A.reshape(-1, 3).mean(axis=0), state=state, time_s=time.time() - start)

@@ -1,0 +1,106 @@
+import numpy as np
+import pytest
+import torch
+from helpers import ROOT, results, run_command
+
+from net.dehaze import DehazeSettings, dehaze
+from utils.haze import hazy_motorcycle
+from utils.video import chunk_bounds, flicker, read_video, temporal_ssim, write_video
+
+FAST = ["--video_iters_first=4", "--video_iters_next=2", "--max_side=64", "--progress=false"]
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+    """A 6-frame 64x48 pan over a hazy scene, and its truth."""
+    d = tmp_path_factory.mktemp("video")
+    hazy, clean, _ = hazy_motorcycle(beta=0.3, scale=0.2)  # 148x100
+    xs = np.linspace(0, hazy.shape[1] - 64, 6).round().astype(int)
+    write_video(d / "pan.mp4", [hazy[20:68, x:x + 64] for x in xs], 8.0)
+    write_video(d / "pan_gt.mp4", [clean[20:68, x:x + 64] for x in xs], 8.0)
+    return d
+
+
+def test_video_round_trip_keeps_count_size_and_fps(tmp_path):
+    frames = [np.full((48, 64, 3), v, np.float32) for v in np.linspace(0.1, 0.9, 7)]
+    write_video(tmp_path / "a.mp4", frames, 12.0)
+    back, fps = read_video(tmp_path / "a.mp4")
+    assert len(back) == 7 and back[0].shape == (48, 64, 3) and fps == pytest.approx(12.0)
+    assert np.abs(back[3] - frames[3]).mean() < 0.03  # lossy codec, but close
+    assert len(read_video(tmp_path / "a.mp4", step=3)[0]) == 3  # frames 0, 3, 6
+
+
+@pytest.mark.parametrize("n,parts", [(20, 1), (20, 2), (7, 3), (2, 4), (0, 2)])
+def test_chunks_cover_every_frame_once_in_order(n, parts):
+    bounds = chunk_bounds(n, parts)
+    assert len(bounds) == parts
+    covered = [i for a, b in bounds for i in range(a, b)]
+    assert covered == list(range(n))
+    sizes = [b - a for a, b in bounds]
+    assert max(sizes) - min(sizes) <= 1
+
+
+def test_warm_start_reuses_weights_and_input_noise():
+    img = hazy_motorcycle(scale=0.1)[0]
+    s = DehazeSettings(iters=3, max_side=64, progress=False, reg_noise=0.0)
+    first = dehaze(img, s, torch.device("cpu"))
+    frozen = DehazeSettings(iters=1, max_side=64, progress=False, reg_noise=0.0, lr=0.0)
+    again = dehaze(img, frozen, torch.device("cpu"), warm=first.state)
+    assert torch.equal(again.state["code"], first.state["code"])
+    for k, v in first.state["jt"].items():
+        if v.is_floating_point() and "running" not in k:  # BatchNorm running statistics move in train mode
+            assert torch.equal(again.state["jt"][k], v), k
+    cold = dehaze(img, frozen, torch.device("cpu"))
+    assert not torch.equal(cold.state["code"], first.state["code"])
+
+
+def test_flicker_and_temporal_ssim_of_a_still_video():
+    still = [np.full((16, 16, 3), 0.5, np.float32)] * 3
+    assert flicker(still) == 0.0 and temporal_ssim(still) == pytest.approx(1.0)
+    moving = [np.full((16, 16, 3), v, np.float32) for v in (0.2, 0.4, 0.6)]
+    assert flicker(moving) == pytest.approx(0.2)
+
+
+def test_video_dehazing_writes_videos_and_per_frame_metrics(clip, tmp_path):
+    p = run_command(["dehazing_system.py", f"--video={clip / 'pan.mp4'}", f"--output_dir={tmp_path}", *FAST])
+    assert p.returncode == 0, p.stderr
+    run = ROOT / p.stdout.strip().splitlines()[-1] if not p.stdout.strip().splitlines()[-1].startswith("/") \
+        else __import__("pathlib").Path(p.stdout.strip().splitlines()[-1])
+    out, fps = read_video(run / "dehazed.mp4")
+    assert len(out) == 6 and out[0].shape == (48, 64, 3) and fps == pytest.approx(8.0)
+    assert read_video(run / "side_by_side.mp4")[0][0].shape == (48, 128, 3)
+    r = results(run)
+    assert len(r["per_frame"]) == 6 and all("psnr_gt" in f for f in r["per_frame"])
+    assert [f["iterations"] for f in r["per_frame"]] == [[4]] + [[2]] * 5  # warm start after the first
+    for key in ("flicker_ratio", "tssim_output", "flicker_ratio_to_truth", "mean_psnr_gt", "seconds_per_frame"):
+        assert r[key] is not None, key
+
+
+def test_two_gloo_processes_give_the_same_frames_as_one(clip, tmp_path):
+    one = run_command(["dehazing_system.py", f"--video={clip / 'pan.mp4'}", f"--output_dir={tmp_path / 'one'}",
+                       *FAST])
+    two = run_command(["-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "dehazing_system.py",
+                       f"--video={clip / 'pan.mp4'}", f"--output_dir={tmp_path / 'two'}", *FAST], timeout=300)
+    assert one.returncode == 0 and two.returncode == 0, two.stderr[-2000:]
+    r1 = results(next((tmp_path / "one").glob("video*")))
+    r2 = results(next((tmp_path / "two").glob("video*")))
+    assert r2["processes"] == 2 and r1["processes"] == 1
+    assert r1["frames_dehazed"] == r2["frames_dehazed"] == 6
+    assert [f["frame"] for f in r2["per_frame"]] == list(range(6))
+    assert [f["rank"] for f in r2["per_frame"]] == [0, 0, 0, 1, 1, 1]
+    # each rank warm-starts within its own chunk: the first frame of each chunk runs the full count
+    assert [f["iterations"][0] for f in r2["per_frame"]] == [4, 2, 2, 4, 2, 2]
+    assert len(read_video(next((tmp_path / "two").glob("video*")) / "dehazed.mp4")[0]) == 6
+
+
+@pytest.mark.parametrize("case", ["missing", "empty", "not_video"])
+def test_bad_video_gives_one_line_and_exit_2(case, tmp_path):
+    path = tmp_path / "v.mp4"
+    if case == "empty":
+        path.write_bytes(b"")
+    elif case == "not_video":
+        path.write_text("this is not a video " * 50)
+    p = run_command(["dehazing_system.py", f"--video={path}", f"--output_dir={tmp_path}"])
+    assert p.returncode == 2, p.stderr
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in p.stderr
