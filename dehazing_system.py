@@ -7,6 +7,8 @@ so that, with the airlight A, they rebuild I. Iterative dehazing dehazes stage k
     python dehazing_system.py --input=hazy.jpg --stages=2     # your image, two stages
     python dehazing_system.py --input=X --gt=Y --stages=2 --output_dir=D
     python dehazing_system.py --preset=paper --device=cuda    # the paper's iteration counts, one GPU
+    python dehazing_system.py --video=images/hazy_pan.mp4     # a video, frame by frame, one process
+    torchrun --standalone --nproc_per_node=8 dehazing_system.py --video=in.mp4   # 8 GPUs (or CPU with gloo)
 
 Every UPPER_CASE constant below is a setting: edit it here or override it as --lower_case=value
 (`--help` lists them). Each run writes a fresh folder under OUTPUT_DIR and prints its path last.
@@ -37,7 +39,7 @@ ITERS = 500  # iterations of the first stage
 ITER_FACTOR = 1.0  # stage k runs ITERS * ITER_FACTOR**k iterations (the paper: 3)
 SCHEDULE = "fixed"  # fixed (the iteration counts above) or adaptive (stop each stage on a PSNR plateau)
 PLATEAU_WINDOW = 150  # adaptive: iterations over which the best reconstruction PSNR must improve...
-PLATEAU_GAIN = 0.05  # ...by at least this many dB, else the stage stops
+PLATEAU_GAIN = 0.5  # ...by at least this many dB, else the stage stops
 AIRLIGHT = "fixed"  # fixed (dark-channel estimate) or learned (an A net, pulled to the estimate at first)
 AIRLIGHT_PULL_ITERS = 1000  # learned airlight: iterations pulled towards the estimate
 CHANNELS = [8, 16, 32, 64, 128]  # per-scale channels of the J and t nets

@@ -64,7 +64,7 @@ def test_help_lists_the_settings():
         assert key in p.stdout, key
 
 
-@pytest.mark.parametrize("case", ["missing", "text_png", "empty_hint", "one_pixel", "unknown_key"])
+@pytest.mark.parametrize("case", ["missing", "text_png", "empty_hint", "one_pixel", "unknown_key", "bad_output"])
 def test_bad_input_gives_one_line_and_exit_2(case, tmp_path, two_texture_files):
     d, _, _ = two_texture_files
     args = [f"--output_dir={tmp_path}", "--step1_iters=1", "--step2_iters=1"]
@@ -79,8 +79,12 @@ def test_bad_input_gives_one_line_and_exit_2(case, tmp_path, two_texture_files):
     elif case == "one_pixel":
         save_image(tmp_path / "px.png", np.ones((1, 1, 3), np.float32))
         args.append(f"--input={tmp_path / 'px.png'}")
-    else:
+    elif case == "unknown_key":
         args.append("--step_iters=3")
+    else:  # an output folder that cannot be created: its parent is a file
+        (tmp_path / "file").write_text("x")
+        args += [f"--input={d / 'img.png'}", f"--fg_hint={d / 'fg.png'}", f"--bg_hint={d / 'bg.png'}",
+                 f"--output_dir={tmp_path / 'file' / 'out'}"]
     p = run_command(["segmentation.py", *args])
     assert p.returncode == 2, p.stderr
     lines = p.stderr.strip().splitlines()
