@@ -159,7 +159,7 @@ def run_video(config: dict) -> int:
     from utils.haze import estimate_airlight
     from utils.image_io import save_image
     from utils.metrics import psnr, ssim
-    from utils.run import environment, new_run_dir, pick_device, seed_everything, write_json
+    from utils.run import environment, finish_run, new_run_dir, pick_device, seed_everything
     from utils.video import chunk_bounds, flicker, read_video, temporal_ssim, write_video
     rank, size, local = distributed.world()
     device = pick_device(DEVICE)
@@ -240,24 +240,19 @@ def run_video(config: dict) -> int:
         summary.update(mean_psnr_gt=float(np.mean([p["psnr_gt"] for p in per_frame])),
                        mean_ssim_gt=float(np.mean([p["ssim_gt"] for p in per_frame])),
                        mean_hazy_psnr_gt=float(np.mean([p["hazy_psnr_gt"] for p in per_frame])))
-    interrupted = len(out) < len(frames)
-    write_json(run_dir / "results.json", {
+    report = [f"{len(out)} frames, {summary['seconds_per_frame']:.2f} s per frame "
+              f"({summary['seconds_per_frame_after_first']:.2f} s after the first); flicker "
+              f"{summary['flicker_output']:.4f} (input {in_flicker:.4f}), tSSIM {summary['tssim_output']:.3f} "
+              f"(input {summary['tssim_input']:.3f})"]
+    if gt_frames is not None:
+        report.append(f"mean PSNR vs truth {summary['mean_psnr_gt']:.2f} dB (hazy {summary['mean_hazy_psnr_gt']:.2f} "
+                      f"dB), mean SSIM {summary['mean_ssim_gt']:.3f}; flicker {summary['flicker_ratio_to_truth']:.3f}x "
+                      f"the truth's (tSSIM {summary['tssim_truth']:.3f})")
+    finish_run(run_dir, {
         "script": "dehazing_system.py", "mode": "video", "config": config, "environment": environment(),
         "device": str(device), "seed": SEED, "video": VIDEO, "video_gt": gt_path, "fps": fps,
-        "size": [frames[0].shape[1], frames[0].shape[0]], **summary, "per_frame": per_frame,
-        "interrupted": interrupted, "wall_time_s": wall})
-    print(f"{len(out)} frames, {summary['seconds_per_frame']:.2f} s per frame "
-          f"({summary['seconds_per_frame_after_first']:.2f} s after the first); flicker ratio "
-          f"{summary['flicker_ratio'] if summary['flicker_ratio'] is None else round(summary['flicker_ratio'], 3)}, "
-          f"tSSIM {summary['tssim_output']:.3f} (input {summary['tssim_input']:.3f})")
-    if gt_frames is not None:
-        print(f"mean PSNR vs truth {summary['mean_psnr_gt']:.2f} dB (hazy {summary['mean_hazy_psnr_gt']:.2f} dB), "
-              f"mean SSIM {summary['mean_ssim_gt']:.3f}; flicker {summary['flicker_ratio_to_truth']:.3f}x the "
-              f"truth's, tSSIM truth {summary['tssim_truth']:.3f}")
-    if interrupted:
-        print("interrupted: the frames dehazed so far were written")
-    print(f"wall time {wall:.1f} s")
-    print(run_dir)
+        "size": [frames[0].shape[1], frames[0].shape[0]], **summary, "per_frame": per_frame},
+        report, len(out) < len(frames), wall)
     return 0
 
 
@@ -267,7 +262,7 @@ def main(argv: list[str]) -> int:
     from utils.image_io import load_image, save_image
     from utils.metrics import psnr, ssim
     from utils.plotting import plot_curves, side_by_side
-    from utils.run import environment, new_run_dir, pick_device, seed_everything, write_json
+    from utils.run import environment, finish_run, new_run_dir, pick_device, seed_everything
 
     config = configure(globals(), argv, PRESETS)
     if PRESET == "paper" and STAGES == 1 and not any(a.startswith("--iters") for a in argv):
@@ -320,18 +315,12 @@ def main(argv: list[str]) -> int:
                      hazy_psnr_gt=psnr(image, gt), hazy_ssim_gt=ssim(image, gt))
     wall = time.time() - start
     interrupted = any(st["stopped"] == "interrupted" for st in stages)
-    write_json(run_dir / "results.json", {
+    finish_run(run_dir, {
         "script": "dehazing_system.py", "config": config, "environment": environment(), "device": str(device),
         "seed": SEED, "input": INPUT, "gt": gt_path, "input_size": [image.shape[1], image.shape[0]],
         "airlight_estimate": airlight, "airlight": stages[0]["airlight"], "stage_iterations": iters,
-        "iterations_used": [st["iterations"] for st in stages], "stages": stages, "final": final,
-        "interrupted": interrupted, "wall_time_s": wall})
-    if interrupted:
-        report.append("interrupted: the best result so far was written")
-    report.append(f"wall time {wall:.1f} s")
-    for line in report:
-        print(line)
-    print(run_dir)
+        "iterations_used": [st["iterations"] for st in stages], "stages": stages, "final": final},
+        report, interrupted, wall)
     return 0
 
 

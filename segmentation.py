@@ -173,7 +173,7 @@ def main(argv: list[str]) -> int:
     from utils.errors import UserError
     from utils.image_io import load_image, save_image
     from utils.plotting import plot_curves
-    from utils.run import environment, new_run_dir, pick_device, seed_everything, write_json
+    from utils.run import environment, finish_run, new_run_dir, pick_device, seed_everything
 
     config = configure(globals(), argv, PRESETS)
     if not INPUT:
@@ -242,16 +242,10 @@ def main(argv: list[str]) -> int:
         report.append(f"mean IoU {summary['mean_iou']:.3f} per label {np.round(summary['iou_per_label'], 3)} "
                       f"(hints alone {summary['mean_iou_hint_only']:.3f})")
     wall = time.time() - start
-    write_json(run_dir / "results.json", {
+    finish_run(run_dir, {
         "script": "segmentation.py", "config": config, "environment": environment(), "device": str(device),
-        "seed": SEED, "input": INPUT, "input_size": [image.shape[1], image.shape[0]], "layers": names,
-        "wall_time_s": wall, **summary})
-    if summary.get("interrupted"):
-        report.append("interrupted: the best result so far was written")
-    report.append(f"wall time {wall:.1f} s")
-    for line in report:
-        print(line)
-    print(run_dir)
+        "seed": SEED, "input": INPUT, "input_size": [image.shape[1], image.shape[0]], "layers": names, **summary},
+        report, bool(summary.get("interrupted")), wall)
     return 0
 
 

@@ -14,7 +14,7 @@ from net.noise import meshgrid_input, noise_input
 from net.skip import skip
 from utils.guided import guided_filter, scaled_radius
 from utils.haze import dcp_transmission, estimate_airlight
-from utils.image_io import crop, pad_to_multiple, resize, working_shape
+from utils.image_io import crop, pad_to_multiple, resize, to_batch, working_shape
 
 
 @dataclass
@@ -54,11 +54,6 @@ class Dehazed:
     state: dict = field(default_factory=dict)
 
 
-def _t(x: np.ndarray, device: torch.device) -> torch.Tensor:
-    x = x[:, :, None] if x.ndim == 2 else x
-    return torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1)))[None].float().to(device)
-
-
 def dehaze(image: np.ndarray, s: DehazeSettings, device: torch.device, airlight: np.ndarray | None = None,
            warm: dict | None = None, t_prior: np.ndarray | None = None) -> Dehazed:
     """Dehaze `image` (HxWx3 in [0, 1]). `airlight` (a colour, or an HxWx3 map) fixes A as a prior;
@@ -71,20 +66,20 @@ def dehaze(image: np.ndarray, s: DehazeSettings, device: torch.device, airlight:
     mult = 2 ** len(s.channels)
     img_w = pad_to_multiple(resize(image, work), mult)
     shape = img_w.shape[:2]
-    img = _t(img_w, device)
+    img = to_batch(img_w, device)
     if airlight is None:
         airlight = estimate_airlight(image)
     a_prior = np.asarray(airlight, np.float32)
     if a_prior.ndim == 1:
         a_fixed = torch.tensor(a_prior, device=device).view(1, 3, 1, 1)
     else:
-        a_fixed = _t(pad_to_multiple(resize(a_prior, work), mult), device)
+        a_fixed = to_batch(pad_to_multiple(resize(a_prior, work), mult), device)
 
     t_target = None
     if s.t_prior_weight:
         if t_prior is None:
             t_prior = dcp_transmission(image, a_prior, s.t_prior_omega)
-        t_target = _t(pad_to_multiple(resize(t_prior, work), mult), device)
+        t_target = to_batch(pad_to_multiple(resize(t_prior, work), mult), device)
     mem = torch.channels_last
     jt = skip(s.input_depth, 3, s.channels, s.channels, s.skips, sigmoid=False, groups=2).to(device, memory_format=mem)
     code = noise_input(2 * s.input_depth, shape, s.input_var).to(device)

@@ -13,7 +13,7 @@ from net.loop import LoopResult, NoiseSchedule, Step, optimise
 from net.noise import jitter, noise_input
 from net.skip import skip
 from utils.guided import guided_filter, scaled_radius
-from utils.image_io import crop, pad_to_multiple, resize, working_shape
+from utils.image_io import crop, pad_to_multiple, resize, to_batch, working_shape
 
 
 @dataclass
@@ -54,12 +54,6 @@ class Segmentation:
         return any(r.stopped == "interrupted" for r in self.steps.values())
 
 
-def _t(x: np.ndarray, device: torch.device) -> torch.Tensor:
-    """HxW or HxWxC numpy -> 1×C×H×W tensor."""
-    x = x[:, :, None] if x.ndim == 2 else x
-    return torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1)))[None].float().to(device)
-
-
 def segment(image: np.ndarray, hints: list[np.ndarray], s: SegmentSettings, device: torch.device
             ) -> Segmentation:
     """Split `image` (HxWx3 in [0,1]) into len(hints) layers, hint k marking pixels of layer k."""
@@ -76,8 +70,8 @@ def segment(image: np.ndarray, hints: list[np.ndarray], s: SegmentSettings, devi
     hints_w = [h * valid for h in hints_w]
     shape = img_w.shape[:2]
 
-    img = _t(img_w, device)
-    h_t = [_t(h, device) for h in hints_w]
+    img = to_batch(img_w, device)
+    h_t = [to_batch(h, device) for h in hints_w]
     # the K layer nets and the mask net share one architecture: run them as one grouped network
     mask_c = 1 if binary else k_layers
     c_out = max(3, mask_c)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from utils.atomic import atomic_path
@@ -86,6 +87,12 @@ def load_mask(path: str | os.PathLike, shape: tuple[int, int], what: str = "hint
     if m.shape != tuple(shape):
         m = cv2.resize(m, (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST)
     return (m > 0.5).astype(np.float32)
+
+
+def to_batch(x: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
+    """HxW or HxWxC array -> 1×C×H×W float tensor on `device` (the networks' layout)."""
+    x = x[:, :, None] if x.ndim == 2 else x
+    return torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1), dtype=np.float32))[None].to(device)
 
 
 def to_uint8(img: np.ndarray) -> np.ndarray:

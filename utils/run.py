@@ -107,6 +107,18 @@ def write_json(path: str | os.PathLike, obj: dict[str, Any]) -> Path:
     return p
 
 
+def finish_run(run_dir: Path, record: dict[str, Any], report: list[str], interrupted: bool, wall: float) -> None:
+    """Write results.json (with wall time and the interrupted flag), print the report, then the run folder
+    as the last line."""
+    write_json(run_dir / "results.json", {**record, "interrupted": interrupted, "wall_time_s": wall})
+    if interrupted:
+        report.append("interrupted: the best result so far was written")
+    report.append(f"wall time {wall:.1f} s")
+    for line in report:
+        print(line)
+    print(run_dir)
+
+
 class StopRequest:
     """SIGINT/SIGTERM set a flag that the optimisation loop polls, so a run ends cleanly with its best
     result written; a second Ctrl-C falls through to Python's default and stops at once."""
