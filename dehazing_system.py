@@ -54,6 +54,7 @@ MAX_SIDE = 800  # working resolution: longest side in pixels (outputs are always
 GUIDED_RADIUS = 0.03  # guided-filter radius for t, as a fraction of the longest side
 GUIDED_EPS = 0.001  # guided-filter regularisation
 T_MIN = 0.1  # the final t is clipped to [T_MIN, 1]
+STAGE_WARM_START = True  # stage k+1 starts from stage k's nets (t shifted to its new prior) instead of afresh
 # --- run
 PRESET = ""  # paper: 4000 iterations for one stage, 1000 x 3^k for several
 DEVICE = "auto"  # auto (cuda, then mps, then cpu), cpu, cuda, cuda:N, mps
@@ -95,7 +96,7 @@ def stage_settings(k: int, iters: int, name: str = ""):  # -> net.dehaze.DehazeS
                           max_side=MAX_SIDE, guided_radius=GUIDED_RADIUS, guided_eps=GUIDED_EPS, t_min=T_MIN,
                           t_prior_weight=T_PRIOR_WEIGHT, t_prior_omega=T_PRIOR_OMEGA,
                           plateau=Plateau(PLATEAU_WINDOW, PLATEAU_GAIN) if SCHEDULE == "adaptive" else None,
-                          progress=PROGRESS, name=name or f"stage {k}")
+                          progress=PROGRESS, name=name or f"stage {k}", retarget_t=STAGE_WARM_START and k > 0)
 
 
 def dehaze_stages(image: np.ndarray, airlight: np.ndarray, iters: list[int], device, warm: list | None = None,
@@ -112,8 +113,11 @@ def dehaze_stages(image: np.ndarray, airlight: np.ndarray, iters: list[int], dev
     current, prior, results = image, airlight, []
     for k, n in enumerate(iters):
         t_prior = None if t_dcp is None else np.clip(t_dcp / np.maximum(t_done, 1e-3), 0, 1)
+        start_from = warm[k] if warm and k < len(warm) else None
+        if start_from is None and STAGE_WARM_START and results:
+            start_from = results[-1].state
         r = dehaze(current, stage_settings(k, n, f"{name}stage {k}"), device, airlight=prior, t_prior=t_prior,
-                   warm=warm[k] if warm and k < len(warm) else None)
+                   warm=start_from)
         if k == 0:
             prior = r.A if AIRLIGHT == "learned" else r.airlight  # stage 0's airlight: the later stages' prior
         t_done = t_done * r.t

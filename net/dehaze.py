@@ -37,6 +37,7 @@ class DehazeSettings:
     t_prior_weight: float = 0.0  # weight of an MSE pull of t towards the dark-channel-prior transmission
     t_prior_omega: float = 0.95  # haze kept by that prior: t_dcp = 1 − ω·dark(I / A)
     plateau: Plateau | None = None  # adaptive schedule: stop on a PSNR plateau
+    retarget_t: bool = False  # warm start from another stage: shift t's output to the new prior's mean
     progress: bool = True
     name: str = "dehaze"
 
@@ -91,10 +92,14 @@ def dehaze(image: np.ndarray, s: DehazeSettings, device: torch.device, airlight:
         code = warm["code"].to(device) if warm["code"].shape[-2:] == shape else code
         if a_net is not None and warm.get("a_net"):
             a_net.load_state_dict(warm["a_net"])
-    if t_target is not None and not warm:  # start t at the prior's mean rather than at 0.5
+    if t_target is not None and (not warm or s.retarget_t):  # start t at the prior's mean, not at 0.5
         with torch.no_grad():
-            mean_t = float(t_target.mean().clamp(0.05, 0.95))
-            jt.out.bias[3] += float(np.log(mean_t / (1 - mean_t)))
+            def logit(p: float) -> float:
+                p = min(max(p, 0.05), 0.95)
+                return float(np.log(p / (1 - p)))
+            now = 0.5 if not warm else float(torch.sigmoid(jt.eval()(code)[:, 3:4]).mean())
+            jt.train()
+            jt.out.bias[3] += logit(float(t_target.mean())) - logit(now)
     code = code.contiguous(memory_format=mem)
     jitter_j = torch.zeros(1, 2 * s.input_depth, 1, 1, device=device)
     jitter_j[:, : s.input_depth] = 1  # only the J net's input is jittered (as in Double-DIP)

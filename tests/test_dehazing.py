@@ -104,3 +104,17 @@ def test_bad_dehazing_input_gives_one_line_and_exit_2(case, tmp_path, small_hazy
     assert p.returncode == 2, p.stderr
     lines = p.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in p.stderr
+
+
+def test_stage_warm_start_reuses_the_previous_stage_and_retargets_t(monkeypatch):
+    import torch
+
+    import dehazing_system as ds
+    from utils.haze import estimate_airlight
+    hazy = hazy_motorcycle(beta=0.3, scale=0.12)[0]
+    for name, value in {"STAGE_WARM_START": True, "MAX_SIDE": 64, "PROGRESS": False}.items():
+        monkeypatch.setattr(ds, name, value)
+    stages = ds.dehaze_stages(hazy, estimate_airlight(hazy), [20, 5], torch.device("cpu"))
+    assert torch.equal(stages[1].state["code"], stages[0].state["code"])
+    # stage 1's prior is the transmission left to remove, close to 1: its t starts there, not at stage 0's
+    assert stages[1].t.mean() > stages[0].t.mean() + 0.2
