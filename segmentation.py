@@ -103,7 +103,7 @@ def settings(**extra: object):  # -> net.segment.SegmentSettings
                            progress=PROGRESS, **extra)
 
 
-def save_layers(run_dir: Path, image: np.ndarray, names: list[str], hints: list[np.ndarray], seg) -> None:
+def save_layers(run_dir: Path, names: list[str], hints: list[np.ndarray], seg) -> None:
     """Every layer, soft mask channel and hint of one segmentation."""
     from utils.image_io import save_image
     for name, layer, soft, hint in zip(names, seg.layers, seg.soft, hints, strict=True):
@@ -127,7 +127,7 @@ def two_layer(image: np.ndarray, names: list[str], hints: list[np.ndarray], run_
     from utils.plotting import overlay, plot_curves
     seg = segment(image, hints, settings(softmax=softmax, name=tag or "double-dip"), device)
     fg = seg.labels == 0
-    save_layers(run_dir, image, names, hints, seg)
+    save_layers(run_dir, names, hints, seg)
     save_image(run_dir / "soft_mask.png", seg.soft[0])
     save_image(run_dir / "refined_mask.png", seg.refined[0])
     save_image(run_dir / "mask.png", (fg * 255).astype(np.uint8))
@@ -234,7 +234,7 @@ def main(argv: list[str]) -> int:
     else:
         seg = segment(image, hints, settings(softmax=True, name=f"{LAYERS}-layer"), device)
         labels = (LAYERS - 1 - seg.labels).astype(np.uint8)
-        save_layers(run_dir, image, names, hints, seg)
+        save_layers(run_dir, names, hints, seg)
         plot_curves({k: r.history for k, r in seg.steps.items()}, run_dir / "curves.png")
         summary = {"steps": step_summary(seg), "interrupted": seg.interrupted}
         summary.update(label_outputs(run_dir, image, labels, LAYERS, labels == LAYERS - 1, truth, hints))
