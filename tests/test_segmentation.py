@@ -117,3 +117,9 @@ def test_interrupted_run_writes_its_best_result_and_exits_128_plus_signal(sig, c
     assert r["interrupted"] is True and 0 < r["steps"]["step2"]["iterations"] < 100000
     assert load_image(run / "mask.png").shape[:2] == truth.shape
     assert out.strip().splitlines()[-1] == str(run)
+
+
+def test_debug_flag_shows_the_traceback(tmp_path):
+    p = run_command(["segmentation.py", f"--input={tmp_path / 'missing.png'}", "--debug"])
+    assert p.returncode == 2
+    assert "Traceback" in p.stderr and p.stderr.strip().splitlines()[-1].startswith("error: ")
