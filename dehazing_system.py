@@ -6,7 +6,7 @@ so that, with the airlight A, they rebuild I. Iterative dehazing dehazes stage k
     python dehazing_system.py                                 # bundled hazy scene, scored against its truth
     python dehazing_system.py --input=hazy.jpg --stages=2     # your image, two stages
     python dehazing_system.py --input=X --gt=Y --stages=2 --output_dir=D
-    python dehazing_system.py --preset=paper --device=cuda    # the paper's iteration counts, one GPU
+    python dehazing_system.py --preset=paper --device=cuda    # the paper's Figure 3c schedule, one GPU
     python dehazing_system.py --video=images/hazy_pan.mp4     # a video, frame by frame, one process
     torchrun --standalone --nproc_per_node=8 dehazing_system.py --video=in.mp4   # 8 GPUs (or CPU with gloo)
 
@@ -56,13 +56,14 @@ GUIDED_EPS = 0.001  # guided-filter regularisation
 T_MIN = 0.1  # the final t is clipped to [T_MIN, 1]
 STAGE_WARM_START = True  # stage k+1 starts from stage k's nets (t shifted to its new prior) instead of afresh
 # --- run
-PRESET = ""  # paper: 4000 iterations for one stage, 1000 x 3^k for several
+PRESET = ""  # paper: Figure 3c, two stages of 1000 then 3000 iterations; paper_single: one stage of 4000
 DEVICE = "auto"  # auto (cuda, then mps, then cpu), cpu, cuda, cuda:N, mps
 SEED = 0  # random seed (CPU runs repeat exactly)
 OUTPUT_DIR = "output"  # each run writes a fresh folder here
 PROGRESS = True  # show progress bars
 
-PRESETS = {"paper": {"iters": 1000, "iter_factor": 3.0, "airlight_pull_iters": 1000}}
+PRESETS = {"paper": {"stages": 2, "iters": 1000, "iter_factor": 3.0, "stage_warm_start": False},
+           "paper_single": {"stages": 1, "iters": 4000}}
 
 
 def stage_iters(iters: int, factor: float, stages: int) -> list[int]:
@@ -269,8 +270,6 @@ def main(argv: list[str]) -> int:
     from utils.run import environment, finish_run, new_run_dir, pick_device, seed_everything
 
     config = configure(globals(), argv, PRESETS)
-    if PRESET == "paper" and STAGES == 1 and not any(a.startswith("--iters") for a in argv):
-        globals()["ITERS"] = config["iters"] = 4000  # the paper's single-stage count
     validate_settings()
     if VIDEO:
         return run_video(config)

@@ -3,7 +3,6 @@ reconstruction PSNR watched at every iteration, the best state kept, and clean s
 plateau, NaN/Inf, Ctrl-C/SIGTERM)."""
 from __future__ import annotations
 
-import copy
 import math
 import sys
 from collections.abc import Callable, Sequence
@@ -88,7 +87,7 @@ def optimise(nets: Sequence[nn.Module], step: Callable[[int], Step], iters: int,
     best_curve: list[float] = []
     best_psnr, best_step = -math.inf, -1
     best_out: dict[str, torch.Tensor] = {}
-    best_weights = [copy.deepcopy(net.state_dict()) for net in nets]
+    best_weights = [{k: v.clone() for k, v in net.state_dict().items()} for net in nets]  # updated in place
     last: dict[str, torch.Tensor] = {}
     stopped = "done"
     i = -1
@@ -99,23 +98,27 @@ def optimise(nets: Sequence[nn.Module], step: Callable[[int], Step], iters: int,
             break
         opt.zero_grad(set_to_none=True)
         s = step(i)
-        loss = s.loss.item()
-        if not math.isfinite(loss) or not torch.isfinite(s.reconstruction).all():
+        s.loss.backward()
+        err = torch.mean((s.reconstruction.detach().clamp(0, 1) - target) ** 2)
+        loss, err = torch.stack([s.loss.detach(), err]).tolist()  # the iteration's one host sync
+        if not (math.isfinite(loss) and math.isfinite(err)):  # before the step: weights are still good
             for net, w in zip(nets, best_weights, strict=True):
                 net.load_state_dict(w)
             tqdm.write(f"warning: non-finite loss at iteration {i} of {desc or 'optimisation'}: "
                        f"restored the best state (iteration {best_step}) and stopped", file=sys.stderr)
             stopped, i = "non_finite", i - 1
             break
-        s.loss.backward()
-        opt.step()
-        p = psnr(s.reconstruction, target)
+        p = 10.0 * math.log10(1.0 / err) if err > 0 else math.inf
         history["loss"].append(loss)
         history["psnr"].append(p)
         last = {k: v.detach() for k, v in s.outputs.items()}
-        if i >= track_from and p > best_psnr:
-            best_psnr, best_step, best_out = p, i, last
-            best_weights = [copy.deepcopy(net.state_dict()) for net in nets]
+        if i >= track_from and p > best_psnr:  # the weights that produced these outputs, before the step
+            best_psnr, best_step = p, i
+            best_out = {k: v.clone() for k, v in last.items()}  # outputs may alias what the step changes
+            for net, w in zip(nets, best_weights, strict=True):
+                for k, v in net.state_dict().items():
+                    w[k].copy_(v)
+        opt.step()
         best_curve.append(max(best_psnr, -1e9))
         if i % 10 == 0 or i == iters - 1:
             bar.set_postfix(loss=f"{loss:.4f}", psnr=f"{p:.2f}")
