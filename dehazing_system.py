@@ -60,6 +60,8 @@ PRESET = ""  # paper: Figure 3c, two stages of 1000 then 3000 iterations; paper_
 DEVICE = "auto"  # auto (cuda, then mps, then cpu), cpu, cuda, cuda:N, mps
 SEED = 0  # random seed (CPU runs repeat exactly)
 OUTPUT_DIR = "output"  # each run writes a fresh folder here
+CHECKPOINT_EVERY = 0  # save nets, optimiser, inputs, RNG and iteration every N iterations (0 = off)
+RESUME = ""  # a checkpointed run's folder to continue, with its settings (the result goes to a fresh folder)
 PROGRESS = True  # show progress bars
 
 PRESETS = {"paper": {"stages": 2, "iters": 1000, "iter_factor": 3.0, "stage_warm_start": False},
@@ -109,8 +111,10 @@ def dehaze_stages(image: np.ndarray, airlight: np.ndarray, iters: list[int], dev
     the haze is gone. `warm[k]` (a previous frame's stage-k state) warm-starts stage k."""
     from net.dehaze import dehaze
     from utils.haze import dcp_transmission
-    t_dcp = dcp_transmission(image, airlight, T_PRIOR_OMEGA) if T_PRIOR_WEIGHT else None
-    t_done = np.ones(image.shape[:2], np.float32)
+    from utils.image_io import resize, working_shape
+    work = working_shape(image.shape[:2], MAX_SIDE)  # the priors are only needed at the working size
+    t_dcp = dcp_transmission(resize(image, work), airlight, T_PRIOR_OMEGA) if T_PRIOR_WEIGHT else None
+    t_done = np.ones(work, np.float32)
     current, prior, results = image, airlight, []
     for k, n in enumerate(iters):
         t_prior = None if t_dcp is None else np.clip(t_dcp / np.maximum(t_done, 1e-3), 0, 1)
@@ -121,12 +125,24 @@ def dehaze_stages(image: np.ndarray, airlight: np.ndarray, iters: list[int], dev
                    warm=start_from)
         if k == 0:
             prior = r.A if AIRLIGHT == "learned" else r.airlight  # stage 0's airlight: the later stages' prior
-        t_done = t_done * r.t
+        t_done = t_done * resize(r.t, work)
         current = r.J
         results.append(r)
         if r.loop.stopped in ("interrupted", "non_finite"):
             break
     return results
+
+
+def output_bytes(shape: tuple[int, int]) -> int:
+    """An upper bound on the PNGs a run writes (uncompressed RGB): input, J, t and A per stage, result."""
+    return (2 + 3 * STAGES) * shape[0] * shape[1] * 3
+
+
+def airlight_of(image: np.ndarray) -> np.ndarray:
+    """The dark-channel airlight estimate, made at the working size (the nets' view of the image)."""
+    from utils.haze import estimate_airlight
+    from utils.image_io import resize, working_shape
+    return estimate_airlight(resize(image, working_shape(image.shape[:2], MAX_SIDE)))
 
 
 def validate_settings() -> None:
@@ -159,9 +175,9 @@ def run_video(config: dict) -> int:
     torchrun the frames are split into contiguous chunks, one per rank, and rank 0 writes the video."""
     import torch
 
+    from net import checkpoint
     from utils import distributed
     from utils.errors import UserError
-    from utils.haze import estimate_airlight
     from utils.image_io import save_image
     from utils.metrics import psnr, ssim
     from utils.run import environment, finish_run, new_run_dir, pick_device, seed_everything
@@ -184,10 +200,13 @@ def run_video(config: dict) -> int:
         gt_path = ""
     distributed.init(device)
     seed_everything(SEED + rank)
+    if size > 1 and (CHECKPOINT_EVERY or RESUME):
+        raise UserError("--checkpoint_every and --resume work in one process; run the video without torchrun")
     run_dir = distributed.broadcast(new_run_dir(OUTPUT_DIR, f"video{STAGES}_{Path(VIDEO).stem}") if rank == 0 else None)
+    checkpoint.start(run_dir, CHECKPOINT_EVERY, {"script": "dehazing_system.py", "config": config}, RESUME)
     iters_first = stage_iters(VIDEO_ITERS_FIRST, ITER_FACTOR, STAGES)
     iters_next = stage_iters(VIDEO_ITERS_NEXT, ITER_FACTOR, STAGES) if WARM_START else iters_first
-    carried = np.median([estimate_airlight(f) for f in frames[:AIRLIGHT_FRAMES]], axis=0).astype(np.float32)
+    carried = np.median([airlight_of(f) for f in frames[:AIRLIGHT_FRAMES]], axis=0).astype(np.float32)
     start_idx, end_idx = chunk_bounds(len(frames), size)[rank]
     if rank == 0:
         print(f"dehazing {len(frames)} frames of {VIDEO} ({frames[0].shape[1]}x{frames[0].shape[0]}, {fps:.1f} fps) "
@@ -198,7 +217,7 @@ def run_video(config: dict) -> int:
     warm = None
     for i in range(start_idx, end_idx):
         t0 = time.time()
-        airlight = carried if VIDEO_AIRLIGHT == "carry" else estimate_airlight(frames[i])
+        airlight = carried if VIDEO_AIRLIGHT == "carry" else airlight_of(frames[i])
         iters = iters_first if warm is None else iters_next
         results = dehaze_stages(frames[i], airlight, iters, device, warm=warm, name=f"frame {i} ")
         warm = [r.state for r in results] if WARM_START else None
@@ -255,15 +274,16 @@ def run_video(config: dict) -> int:
                       f"the truth's (tSSIM {summary['tssim_truth']:.3f})")
     finish_run(run_dir, {
         "script": "dehazing_system.py", "mode": "video", "config": config, "environment": environment(),
-        "device": str(device), "seed": SEED, "video": VIDEO, "video_gt": gt_path, "fps": fps,
+        "device": str(device), "seed": SEED, "resumed_from": RESUME or None, "video": VIDEO,
+        "video_gt": gt_path, "fps": fps,
         "size": [frames[0].shape[1], frames[0].shape[0]], **summary, "per_frame": per_frame},
         report, len(out) < len(frames), wall)
     return 0
 
 
 def main(argv: list[str]) -> int:
+    from net import checkpoint
     from utils.config import configure
-    from utils.haze import estimate_airlight
     from utils.image_io import load_image, save_image
     from utils.metrics import psnr, ssim
     from utils.plotting import plot_curves, side_by_side
@@ -278,7 +298,8 @@ def main(argv: list[str]) -> int:
     gt_path, gt = resolve_gt(image.shape[:2])
     device = pick_device(DEVICE)
     seed_everything(SEED)
-    run_dir = new_run_dir(OUTPUT_DIR, f"dehaze{STAGES}_{Path(INPUT).stem}")
+    run_dir = new_run_dir(OUTPUT_DIR, f"dehaze{STAGES}_{Path(INPUT).stem}", output_bytes(image.shape[:2]))
+    checkpoint.start(run_dir, CHECKPOINT_EVERY, {"script": "dehazing_system.py", "config": config}, RESUME)
     iters = stage_iters(ITERS, ITER_FACTOR, STAGES)
     print(f"dehazing {INPUT} ({image.shape[1]}x{image.shape[0]}) in {STAGES} stage(s) of {iters} iterations "
           f"({SCHEDULE}) on {device}")
@@ -287,7 +308,7 @@ def main(argv: list[str]) -> int:
     report: list[str] = []
     if gt is not None:
         report.append(f"hazy input: PSNR {psnr(image, gt):.2f} dB, SSIM {ssim(image, gt):.3f}")
-    airlight = estimate_airlight(image)
+    airlight = airlight_of(image)
     stages: list[dict] = []
     histories: dict[str, dict[str, list[float]]] = {}
     outputs = []
@@ -320,7 +341,8 @@ def main(argv: list[str]) -> int:
     interrupted = any(st["stopped"] == "interrupted" for st in stages)
     finish_run(run_dir, {
         "script": "dehazing_system.py", "config": config, "environment": environment(), "device": str(device),
-        "seed": SEED, "input": INPUT, "gt": gt_path, "input_size": [image.shape[1], image.shape[0]],
+        "seed": SEED, "resumed_from": RESUME or None, "input": INPUT, "gt": gt_path,
+        "input_size": [image.shape[1], image.shape[0]],
         "airlight_estimate": airlight, "airlight": stages[0]["airlight"], "stage_iterations": iters,
         "iterations_used": [st["iterations"] for st in stages], "stages": stages, "final": final},
         report, interrupted, wall)

@@ -52,6 +52,8 @@ PRESET = ""  # paper: the paper's iteration counts (2000 + 4000; slow on a CPU)
 DEVICE = "auto"  # auto (cuda, then mps, then cpu), cpu, cuda, cuda:N, mps
 SEED = 0  # random seed (CPU runs repeat exactly)
 OUTPUT_DIR = "output"  # each run writes a fresh folder here
+CHECKPOINT_EVERY = 0  # save nets, optimiser, inputs, RNG and iteration every N iterations (0 = off)
+RESUME = ""  # a checkpointed run's folder to continue, with its settings (the result goes to a fresh folder)
 PROGRESS = True  # show progress bars
 
 PRESETS = {"paper": {"step1_iters": 2000, "step2_iters": 4000, "hint_iters": 1000, "sharpen_ramp": 1000,
@@ -93,6 +95,12 @@ def resolve_truth(shape: tuple[int, int], n: int) -> np.ndarray | None:
     return np.clip(np.rint(grey * (n - 1)), 0, n - 1).astype(np.uint8)
 
 
+def output_bytes(shape: tuple[int, int]) -> int:
+    """An upper bound on the PNGs a run writes (uncompressed RGB): input, overlays and masks, and per
+    layer its layer, hint and soft mask, three times over for the pairwise system."""
+    return (6 + 3 * LAYERS * (3 if LAYERS == 3 and METHOD == "system" else 1)) * shape[0] * shape[1] * 3
+
+
 def settings(**extra: object):  # -> net.segment.SegmentSettings
     from net.segment import SegmentSettings
     return SegmentSettings(channels=tuple(CHANNELS), input_depth=INPUT_DEPTH, reg_noise=REG_NOISE,
@@ -130,8 +138,8 @@ def two_layer(image: np.ndarray, names: list[str], hints: list[np.ndarray], run_
     save_layers(run_dir, names, hints, seg)
     save_image(run_dir / "soft_mask.png", seg.soft[0])
     save_image(run_dir / "refined_mask.png", seg.refined[0])
-    save_image(run_dir / "mask.png", (fg * 255).astype(np.uint8))
-    save_image(run_dir / "overlay.png", overlay(image, fg.astype(int) * 2))
+    save_image(run_dir / "mask.png", fg.astype(np.uint8) * 255)
+    save_image(run_dir / "overlay.png", overlay(image, fg.astype(np.uint8) * 2))
     plot_curves({k: r.history for k, r in seg.steps.items()}, run_dir / "curves.png")
     summary = {"steps": step_summary(seg), "interrupted": seg.interrupted,
                "foreground_fraction": float(fg.mean())}
@@ -168,6 +176,7 @@ def label_outputs(run_dir: Path, image: np.ndarray, labels: np.ndarray, n: int, 
 
 
 def main(argv: list[str]) -> int:
+    from net import checkpoint
     from net.segment import fuse_paper, fuse_vote, segment
     from utils.config import configure
     from utils.errors import UserError
@@ -196,7 +205,8 @@ def main(argv: list[str]) -> int:
     truth = resolve_truth(image.shape[:2], LAYERS)
     device = pick_device(DEVICE)
     seed_everything(SEED)
-    run_dir = new_run_dir(OUTPUT_DIR, f"seg{LAYERS}_{METHOD}_{Path(INPUT).stem}")
+    run_dir = new_run_dir(OUTPUT_DIR, f"seg{LAYERS}_{METHOD}_{Path(INPUT).stem}", output_bytes(image.shape[:2]))
+    checkpoint.start(run_dir, CHECKPOINT_EVERY, {"script": "segmentation.py", "config": config}, RESUME)
     print(f"segmenting {INPUT} ({image.shape[1]}x{image.shape[0]}) into {LAYERS} layers "
           f"({'Double-DIP' if LAYERS == 2 and METHOD == 'system' else METHOD}) on {device}")
     start = time.time()
@@ -244,7 +254,8 @@ def main(argv: list[str]) -> int:
     wall = time.time() - start
     finish_run(run_dir, {
         "script": "segmentation.py", "config": config, "environment": environment(), "device": str(device),
-        "seed": SEED, "input": INPUT, "input_size": [image.shape[1], image.shape[0]], "layers": names, **summary},
+        "seed": SEED, "input": INPUT, "input_size": [image.shape[1], image.shape[0]], "layers": names,
+        "resumed_from": RESUME or None, **summary},
         report, bool(summary.get("interrupted")), wall)
     return 0
 

@@ -12,7 +12,7 @@ from net import losses
 from net.loop import LoopResult, NoiseSchedule, Plateau, Step, optimise
 from net.noise import meshgrid_input, noise_input
 from net.skip import skip
-from utils.guided import guided_filter, scaled_radius
+from utils.guided import guided_upsample, scaled_radius
 from utils.haze import dcp_transmission, estimate_airlight
 from utils.image_io import crop, pad_to_multiple, resize, to_batch, working_shape
 
@@ -134,17 +134,25 @@ def dehaze(image: np.ndarray, s: DehazeSettings, device: torch.device, airlight:
 
 
 def _finish(image: np.ndarray, best: dict[str, torch.Tensor], work: tuple[int, int], full: tuple[int, int],
-            s: DehazeSettings, r: LoopResult, state: dict, start: float) -> Dehazed:
-    """t: upsampled, guided-filtered against the full-resolution input, clipped to [t_min, 1];
-    J = (I − (1 − t)·A) / t at full resolution, clipped to [0, 1]."""
+            s: DehazeSettings, r: LoopResult, state: dict, start: float, rows: int = 512) -> Dehazed:
+    """t: guided-filtered against the input (at the working size, applied at full size), clipped to
+    [t_min, 1]; J = (I − (1 − t)·A) / t at full resolution, clipped to [0, 1], a strip of rows at a time
+    so a huge photo needs no full-size temporaries."""
     t_w = crop(best["t"].float().cpu().numpy()[0], work)
-    t = np.clip(resize(t_w, full), 0, 1)
-    t = np.clip(guided_filter(image, t, scaled_radius(full, s.guided_radius), s.guided_eps), s.t_min, 1)
+    t = guided_upsample(image, resize(image, work), np.clip(t_w, 0, 1), scaled_radius(work, s.guided_radius),
+                        s.guided_eps)
+    np.clip(t, s.t_min, 1, out=t)
     a = best["A"].float().cpu().numpy()
-    if a.shape[-1] == 1 and a.shape[-2] == 1:
-        A = np.broadcast_to(a[:, 0, 0], full + (3,)).astype(np.float32)
+    constant = a.shape[-1] == 1 and a.shape[-2] == 1
+    if constant:  # one colour: a broadcast view, not a full-size array
+        A = np.broadcast_to(a[:, 0, 0].astype(np.float32), full + (3,))
     else:
-        A = np.clip(resize(crop(a.transpose(1, 2, 0), work), full), 0, 1)
-    J = np.clip((image - (1 - t[:, :, None]) * A) / t[:, :, None], 0, 1)
-    return Dehazed(J=J.astype(np.float32), t=t.astype(np.float32), A=np.ascontiguousarray(A), loop=r,
-                   airlight=A.reshape(-1, 3).mean(axis=0), state=state, time_s=time.time() - start)
+        A = np.clip(resize(crop(a.transpose(1, 2, 0), work), full), 0, 1).astype(np.float32)
+    J = np.empty(full + (3,), np.float32)
+    for y in range(0, full[0], rows):
+        sl = slice(y, y + rows)
+        tt = t[sl, :, None]
+        np.clip((image[sl] - (1 - tt) * A[sl]) / tt, 0, 1, out=J[sl])
+    return Dehazed(J=J, t=t.astype(np.float32, copy=False), A=A, loop=r,
+                   airlight=a[:, 0, 0] if constant else A.reshape(-1, 3).mean(axis=0),
+                   state=state, time_s=time.time() - start)

@@ -7,11 +7,13 @@ import math
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch import nn
 from tqdm import tqdm
 
+from net import checkpoint
 from utils.run import STOP
 
 
@@ -73,28 +75,32 @@ def psnr(x: torch.Tensor, target: torch.Tensor) -> float:
 def optimise(nets: Sequence[nn.Module], step: Callable[[int], Step], iters: int, target: torch.Tensor, *,
              lr: float = 1e-3, psnr_target: float | None = None, plateau: Plateau | None = None,
              track_from: int = 0, optimizer: torch.optim.Optimizer | None = None,
-             desc: str = "", progress: bool = True, extra_params: Sequence[nn.Parameter] = ()) -> LoopResult:
+             desc: str = "", progress: bool = True, extra_params: Sequence[nn.Parameter] = (),
+             inputs: Sequence[torch.Tensor] = ()) -> LoopResult:
     """Run `iters` iterations of `step` with Adam (lr 1e-3) over the parameters of `nets`.
 
     The best state (weights and outputs) is the one with the highest reconstruction PSNR from
     iteration `track_from` on; on a non-finite loss or output the nets are restored to it and the loop
     stops. A pending SIGINT/SIGTERM (see utils.run.STOP) also stops the loop; the result is returned
-    either way so the caller can write it.
+    either way so the caller can write it. With a checkpoint active (net.checkpoint), the state of the
+    nets, optimiser, extra parameters, `inputs` (e.g. noise codes) and RNG is saved as it goes, and a
+    resumed run continues from it.
     """
     params = [p for net in nets for p in net.parameters()] + list(extra_params)
     opt = optimizer or torch.optim.Adam(params, lr=lr)
-    history: dict[str, list[float]] = {"loss": [], "psnr": []}
-    best_curve: list[float] = []
-    best_psnr, best_step = -math.inf, -1
-    best_out: dict[str, torch.Tensor] = {}
-    best_weights = [{k: v.clone() for k, v in net.state_dict().items()} for net in nets]  # updated in place
-    last: dict[str, torch.Tensor] = {}
-    stopped = "done"
-    i = -1
-    bar = tqdm(range(iters), desc=desc, disable=not progress, dynamic_ncols=True, leave=False, file=sys.stderr)
+    st = _State(best_weights=[{k: v.clone() for k, v in net.state_dict().items()} for net in nets])
+    ck = checkpoint.ACTIVE
+    tensors = {"extra": list(extra_params), "inputs": list(inputs)}
+    saved = ck.next_call() if ck else None
+    if saved is not None:
+        st = _restore(saved, nets, opt, tensors)
+        if saved["done"]:
+            return st.result(opt)
+    bar = tqdm(range(st.next, iters), desc=desc, disable=not progress, dynamic_ncols=True, leave=False,
+               file=sys.stderr, initial=st.next, total=iters)
     for i in bar:
         if STOP:
-            stopped, i = "interrupted", i - 1
+            st.stopped = "interrupted"
             break
         opt.zero_grad(set_to_none=True)
         s = step(i)
@@ -102,34 +108,96 @@ def optimise(nets: Sequence[nn.Module], step: Callable[[int], Step], iters: int,
         err = torch.mean((s.reconstruction.detach().clamp(0, 1) - target) ** 2)
         loss, err = torch.stack([s.loss.detach(), err]).tolist()  # the iteration's one host sync
         if not (math.isfinite(loss) and math.isfinite(err)):  # before the step: weights are still good
-            for net, w in zip(nets, best_weights, strict=True):
+            for net, w in zip(nets, st.best_weights, strict=True):
                 net.load_state_dict(w)
             tqdm.write(f"warning: non-finite loss at iteration {i} of {desc or 'optimisation'}: "
-                       f"restored the best state (iteration {best_step}) and stopped", file=sys.stderr)
-            stopped, i = "non_finite", i - 1
+                       f"restored the best state (iteration {st.best_step}) and stopped", file=sys.stderr)
+            st.stopped = "non_finite"
             break
         p = 10.0 * math.log10(1.0 / err) if err > 0 else math.inf
-        history["loss"].append(loss)
-        history["psnr"].append(p)
-        last = {k: v.detach() for k, v in s.outputs.items()}
-        if i >= track_from and p > best_psnr:  # the weights that produced these outputs, before the step
-            best_psnr, best_step = p, i
-            best_out = {k: v.clone() for k, v in last.items()}  # outputs may alias what the step changes
-            for net, w in zip(nets, best_weights, strict=True):
+        st.history["loss"].append(loss)
+        st.history["psnr"].append(p)
+        st.last = {k: v.detach() for k, v in s.outputs.items()}
+        if i >= track_from and p > st.best_psnr:  # the weights that produced these outputs, before the step
+            st.best_psnr, st.best_step = p, i
+            st.best = {k: v.clone() for k, v in st.last.items()}  # outputs may alias what the step changes
+            for net, w in zip(nets, st.best_weights, strict=True):
                 for k, v in net.state_dict().items():
                     w[k].copy_(v)
         opt.step()
-        best_curve.append(max(best_psnr, -1e9))
+        st.next = i + 1
+        st.best_curve.append(max(st.best_psnr, -1e9))
         if i % 10 == 0 or i == iters - 1:
             bar.set_postfix(loss=f"{loss:.4f}", psnr=f"{p:.2f}")
         if psnr_target is not None and p >= psnr_target and i >= track_from:
-            stopped = "psnr_target"
+            st.stopped = "psnr_target"
             break
-        if plateau is not None and plateau.reached(i, best_curve):
-            stopped = "plateau"
+        if plateau is not None and plateau.reached(i, st.best_curve):
+            st.stopped = "plateau"
             break
+        if ck and ck.due(st.next) and st.next < iters:
+            ck.save(_record(st, nets, opt, tensors, done=False))
     bar.close()
-    if not best_out:
-        best_out = last
-    return LoopResult(iterations=i + 1, stopped=stopped, best_psnr=best_psnr, best_step=best_step,
-                      best=best_out, last=last, history=history, optimizer=opt)
+    if ck:  # an interrupted call is saved unfinished, so a resumed run continues it
+        ck.save(_record(st, nets, opt, tensors, done=st.stopped != "interrupted"))
+    if not st.last:  # stopped before its first iteration: the outputs of the current weights
+        with torch.no_grad():
+            st.last = {k: v.detach() for k, v in step(st.next).outputs.items()}
+    return st.result(opt)
+
+
+@dataclass
+class _State:
+    """The loop's bookkeeping: everything a checkpoint needs besides nets, optimiser and RNG."""
+    best_weights: list[dict[str, torch.Tensor]]  # updated in place
+    next: int = 0  # next iteration to run
+    stopped: str = "done"
+    best_psnr: float = -math.inf
+    best_step: int = -1
+    best: dict[str, torch.Tensor] = field(default_factory=dict)
+    last: dict[str, torch.Tensor] = field(default_factory=dict)
+    history: dict[str, list[float]] = field(default_factory=lambda: {"loss": [], "psnr": []})
+    best_curve: list[float] = field(default_factory=list)
+
+    def result(self, opt: torch.optim.Optimizer) -> LoopResult:
+        return LoopResult(iterations=self.next, stopped=self.stopped, best_psnr=self.best_psnr,
+                          best_step=self.best_step, best=self.best or self.last, last=self.last,
+                          history=self.history, optimizer=opt)
+
+
+def _record(st: _State, nets: Sequence[nn.Module], opt: torch.optim.Optimizer,
+            tensors: dict[str, list[torch.Tensor]], done: bool) -> dict:
+    """A CPU copy of the call's whole state (copies: the live tensors change after this)."""
+    cpu = torch.device("cpu")
+    return _to({"done": done, "state": dict(vars(st)), "nets": [n.state_dict() for n in nets],
+                "optimizer": opt.state_dict(), "rng": checkpoint.rng_state(), **tensors}, cpu, copy=True)
+
+
+def _restore(rec: dict, nets: Sequence[nn.Module], opt: torch.optim.Optimizer,
+             tensors: dict[str, list[torch.Tensor]]) -> _State:
+    """Put a checkpoint record's state back into the live nets, optimiser, tensors and RNG."""
+    for net, w in zip(nets, rec["nets"], strict=True):
+        net.load_state_dict(w)
+    opt.load_state_dict(rec["optimizer"])
+    with torch.no_grad():
+        for k, live in tensors.items():
+            for t, v in zip(live, rec[k], strict=True):
+                t.copy_(v)
+    checkpoint.set_rng_state(rec["rng"])
+    device = next((t.device for n in nets for t in n.parameters()), torch.device("cpu"))
+    st = _State(**_to(rec["state"], device, copy=True))
+    if not rec["done"]:
+        st.stopped = "done"
+    return st
+
+
+def _to(x: Any, device: torch.device, copy: bool = False) -> Any:
+    """x with every tensor inside (dicts, lists, tuples) moved to `device` (and copied if asked)."""
+    if isinstance(x, torch.Tensor):
+        x = x.detach().to(device)
+        return x.clone() if copy else x
+    if isinstance(x, dict):
+        return {k: _to(v, device, copy) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return type(x)(_to(v, device, copy) for v in x)
+    return x

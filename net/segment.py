@@ -12,14 +12,15 @@ from net import losses
 from net.loop import LoopResult, NoiseSchedule, Step, optimise
 from net.noise import jitter, noise_input
 from net.skip import skip
-from utils.guided import guided_filter, scaled_radius
-from utils.image_io import crop, pad_to_multiple, resize, to_batch, working_shape
+from utils.guided import guided_upsample, scaled_radius
+from utils.image_io import crop, pad_to_multiple, resize, to_batch, to_uint8, working_shape
 
 
 @dataclass
 class SegmentSettings:
     channels: tuple[int, ...] = (8, 16, 32)  # per-scale channels of every net (no skips)
     input_depth: int = 2  # channels of each net's noise input
+    mask_input: str = "noise"  # the mask net's input: noise (Double-DIP) or image (the image itself)
     input_var: float = 0.1  # scale of the uniform input noise
     reg_noise: float = 0.0  # std of the per-iteration input jitter
     step1_iters: int = 300  # fit layers inside their hints, mask to the hints
@@ -42,7 +43,7 @@ class SegmentSettings:
 @dataclass
 class Segmentation:
     """Full-resolution results: soft mask K×H×W (sums to 1), refined mask, labels (0 = first layer),
-    layers K×H×W×3, and the loop results of both steps."""
+    layers K×H×W×3 (uint8), and the loop results of both steps."""
     soft: np.ndarray
     refined: np.ndarray
     labels: np.ndarray
@@ -79,6 +80,9 @@ def segment(image: np.ndarray, hints: list[np.ndarray], s: SegmentSettings, devi
                groups=k_layers + 1).to(device, memory_format=torch.channels_last)
     nets = [net]
     code = noise_input(s.input_depth * (k_layers + 1), shape, s.input_var).to(device)
+    if s.mask_input == "image":  # the mask net sees the image: it learns which appearance is which layer
+        d = s.input_depth
+        code[:, k_layers * d:] = img.mean(1, keepdim=True).expand(-1, d, -1, -1) if d != 3 else img
     code = code.contiguous(memory_format=torch.channels_last)
     # mask target of step 1: one-hot where hinted, uniform (1/K) elsewhere; for K=2 this is (fg-bg+1)/2
     hinted = torch.clamp(sum(h_t), 0, 1)
@@ -103,7 +107,10 @@ def segment(image: np.ndarray, hints: list[np.ndarray], s: SegmentSettings, devi
 
     def step1(i: int) -> Step:
         ys, masks, m, mix = forward(i, s.step1_iters)
-        loss = hint_loss(ys) + losses.l1(m, target)
+        # a noise-fed mask learns the hints and 1/K elsewhere; an image-fed one learns only from the hints,
+        # so that on unhinted pixels it answers from their appearance
+        mask_loss = losses.hint_l1(m, target, hinted) if s.mask_input == "image" else losses.l1(m, target)
+        loss = hint_loss(ys) + mask_loss
         return Step(loss, mix, outputs(ys, masks))
 
     def step2(i: int) -> Step:
@@ -137,15 +144,22 @@ def segment(image: np.ndarray, hints: list[np.ndarray], s: SegmentSettings, devi
 
 def _finish(image: np.ndarray, best: dict[str, torch.Tensor], work: tuple[int, int], full: tuple[int, int],
             s: SegmentSettings, steps: dict[str, LoopResult]) -> Segmentation:
-    """Crop the padding, upsample to full size, refine each mask channel with the guided filter."""
-    soft_w = crop(best["mask"].float().cpu().numpy().transpose(1, 2, 0), work)  # h×w×K
-    layers_w = [crop(y.float().cpu().numpy().transpose(1, 2, 0), work) for y in best["layers"]]
-    soft = np.clip(resize(soft_w, full).reshape(full + (soft_w.shape[2],)), 0, 1)
-    layers = np.stack([np.clip(resize(y, full), 0, 1) for y in layers_w])
-    radius = scaled_radius(full, s.guided_radius)
-    refined = np.clip(guided_filter(image, soft, radius, s.guided_eps).reshape(soft.shape), 0, 1)
-    refined = refined / np.clip(refined.sum(axis=2, keepdims=True), 1e-6, None)
-    labels = np.argmax(refined, axis=2).astype(np.uint8)
+    """Crop the padding and bring the masks to full size: the soft mask upsampled, the refined one
+    guided-filtered against the input (at the working size, then applied at full size: a huge photo
+    never needs full-size temporaries); layers as full-size 8-bit images."""
+    soft_w = np.clip(crop(best["mask"].float().cpu().numpy().transpose(1, 2, 0), work), 0, 1)  # h×w×K
+    k = soft_w.shape[2]
+    soft = np.clip(resize(soft_w, full).reshape(full + (k,)), 0, 1)
+    refined = guided_upsample(image, resize(image, work), soft_w, scaled_radius(work, s.guided_radius),
+                              s.guided_eps).reshape(full + (k,))
+    labels = np.empty(full, np.uint8)
+    for y in range(0, full[0], 512):  # in strips: no full-size temporaries for a huge photo
+        r = refined[y:y + 512]
+        np.clip(r, 0, 1, out=r)
+        r /= np.clip(r.sum(axis=2, keepdims=True), 1e-6, None)
+        labels[y:y + 512] = np.argmax(r, axis=2)
+    layers = np.stack([resize(to_uint8(crop(y.float().cpu().numpy().transpose(1, 2, 0), work)), full)
+                       for y in best["layers"]])
     return Segmentation(soft=soft.transpose(2, 0, 1), refined=refined.transpose(2, 0, 1), labels=labels,
                         layers=layers, steps=steps)
 

@@ -30,3 +30,20 @@ def run_command(args: list[str], timeout: float = 120, **kw) -> subprocess.Compl
 
 def results(run_dir: Path) -> dict:
     return json.loads((run_dir / "results.json").read_text())
+
+
+def run_cli(name: str, args: list[str]) -> tuple[int, str, str]:
+    """Run a script as its command-line wrapper does (utils.run.cli), in this process: returns
+    (exit status, stdout, stderr). Fast stand-in for a subprocess when a test needs the exit status."""
+    import contextlib
+    import io
+
+    from utils.run import cli
+    module = importlib.reload(importlib.import_module(name))
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            cli(module.main, args)
+        except SystemExit as e:
+            return int(e.code or 0), out.getvalue(), err.getvalue()
+    raise AssertionError("cli() always exits")

@@ -58,7 +58,7 @@ def test_pad_and_crop_round_trip():
     assert p.shape == (64, 64, 3)
     assert np.array_equal(crop(p, (37, 50)), x)
     tiny = np.random.rand(3, 5)
-    assert pad_to_multiple(tiny, 8).shape == (8, 8)
+    assert pad_to_multiple(tiny, 8).shape == (16, 16)  # at least two multiples
 
 
 def test_mask_of_another_size_is_resized_and_thresholded(tmp_path):

@@ -126,6 +126,8 @@ def configure(namespace: dict[str, Any], argv: list[str] | None = None,
         raise SystemExit(0)
     settings = read_settings(script)
     overrides = parse_overrides(argv, settings)
+    if overrides.get("resume"):
+        return _resume(namespace, settings, overrides)
     preset = overrides.get("preset", namespace.get("PRESET"))
     if preset:
         if not presets or preset not in presets:
@@ -134,4 +136,29 @@ def configure(namespace: dict[str, Any], argv: list[str] | None = None,
             namespace[k.upper()] = v
     for k, v in overrides.items():
         namespace[k.upper()] = v
+    return {s.name: namespace[s.name.upper()] for s in settings}
+
+
+# settings a resumed run may change: they do not affect its result
+RESUME_MAY_CHANGE = {"resume", "checkpoint_every", "progress", "device", "output_dir"}
+
+
+def _resume(namespace: dict[str, Any], settings: list[Setting], overrides: dict[str, Any]) -> dict[str, Any]:
+    """--resume=RUN_DIR: the settings the checkpointed run was started with, plus overrides that do not
+    change its result."""
+    from net.checkpoint import read_meta
+    run_dir = overrides["resume"]
+    meta = read_meta(run_dir)
+    script = Path(namespace["__file__"]).name
+    if meta.get("script") != script:
+        raise UserError(f"--resume={run_dir} is a run of {meta.get('script')}; resume it with that script")
+    stored = meta["config"]
+    for name, value in overrides.items():
+        if name not in RESUME_MAY_CHANGE and value != stored.get(name):
+            raise UserError(f"--{name} cannot change when resuming (the run used {stored.get(name)!r}); "
+                            "start a new run instead")
+    known = {s.name for s in settings}
+    for k, v in {**stored, **overrides}.items():
+        if k in known:
+            namespace[k.upper()] = type(namespace[k.upper()])(v) if isinstance(v, list) else v
     return {s.name: namespace[s.name.upper()] for s in settings}

@@ -3,6 +3,7 @@ written atomically; sizes are padded for the networks and cropped back so output
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import cv2
@@ -16,6 +17,10 @@ from utils.errors import UserError
 # EXIF orientation tag -> (np.rot90 turns counter-clockwise, flip left-right first)
 _EXIF_ORIENTATION = {2: (0, True), 3: (2, False), 4: (2, True), 5: (1, True), 6: (3, False),
                      7: (3, True), 8: (1, False)}
+
+
+MAX_PIXELS = 250_000_000  # larger images are refused with a clear line (a 12000x9000 photo is 108 Mpx)
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 
 
 def check_readable_file(path: str | os.PathLike, what: str = "input image") -> Path:
@@ -33,13 +38,12 @@ def check_readable_file(path: str | os.PathLike, what: str = "input image") -> P
 
 
 def _to_float(arr: np.ndarray) -> np.ndarray:
-    if arr.dtype == np.uint8:
-        return arr.astype(np.float32) / 255.0
-    if arr.dtype == np.uint16:
-        return arr.astype(np.float32) / 65535.0
+    """Integers scaled to [0, 1] (in place on one float copy: a huge photo is converted once)."""
     if np.issubdtype(arr.dtype, np.integer):
-        return arr.astype(np.float32) / float(max(np.iinfo(arr.dtype).max, 1))
-    arr = arr.astype(np.float32)
+        out = arr.astype(np.float32, order="C")
+        out *= 1.0 / float(max(np.iinfo(arr.dtype).max, 1))
+        return out
+    arr = arr.astype(np.float32, order="C")
     top = float(np.nanmax(arr)) if arr.size else 1.0
     return np.clip(arr / top if top > 1.0 else arr, 0.0, 1.0)
 
@@ -48,20 +52,29 @@ def load_image(path: str | os.PathLike, what: str = "input image") -> np.ndarray
     """Read PNG/JPEG/TIFF/BMP (grey, RGBA, 16-bit, palette, EXIF-rotated) as float32 RGB HxWx3 in [0, 1].
 
     Pillow validates the file (so a truncated JPEG is an error, not a half-grey picture) and reads the
-    EXIF orientation; OpenCV decodes the pixels because it keeps 16 bits per channel for colour files.
-    Alpha is dropped: the colour channels are used as they are.
+    EXIF orientation; its pixels are used for JPEG (8-bit anyway) and palette images, while other formats
+    are decoded by OpenCV, which keeps 16 bits per channel for colour files. Alpha is dropped: the
+    colour channels are used as they are.
     """
     p = check_readable_file(path, what)
     try:
-        with Image.open(p) as im:
+        with warnings.catch_warnings():  # the size is checked below, with a clearer message
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im = Image.open(p)
+        with im:
+            if im.width * im.height > MAX_PIXELS:
+                raise UserError(f"{what} is {im.width}x{im.height} ({im.width * im.height / 1e6:.0f} Mpx), more than "
+                                f"the {MAX_PIXELS / 1e6:.0f} Mpx accepted: {p} (downscale it first)")
             im.load()
             orientation = im.getexif().get(0x0112, 1)
-            pil_rgb = np.asarray(ImageOps.exif_transpose(im).convert("RGB")) if im.mode == "P" else None
+            pil_rgb = None
+            if im.mode == "P" or im.format == "JPEG":  # one decode, with the palette or EXIF turn applied
+                pil_rgb = np.asarray(ImageOps.exif_transpose(im).convert("RGB"))
     except UnidentifiedImageError:
         raise UserError(f"{what} is not an image file: {p} (use PNG, JPEG, TIFF or BMP)") from None
     except (OSError, SyntaxError, ValueError) as e:
         raise UserError(f"{what} is corrupt or truncated: {p} ({e}); re-export or re-download it") from None
-    if pil_rgb is not None:  # palette images: Pillow applies the palette (and transparency) correctly
+    if pil_rgb is not None:
         return _to_float(pil_rgb)
     arr = cv2.imread(str(p), cv2.IMREAD_UNCHANGED | cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR)
     if arr is None:  # a format OpenCV lacks but Pillow reads (e.g. GIF)
@@ -95,8 +108,12 @@ def to_batch(x: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1), dtype=np.float32))[None].to(device)
 
 
-def to_uint8(img: np.ndarray) -> np.ndarray:
-    return (np.clip(img, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+def to_uint8(img: np.ndarray, rows: int = 512) -> np.ndarray:
+    """[0, 1] floats to 0..255, rounded, a strip of rows at a time (no full-size float temporaries)."""
+    out = np.empty(img.shape, np.uint8)
+    for y in range(0, img.shape[0], rows):
+        out[y:y + rows] = np.clip(img[y:y + rows], 0.0, 1.0) * 255.0 + 0.5
+    return out
 
 
 def save_image(path: str | os.PathLike, img: np.ndarray) -> Path:
@@ -132,13 +149,14 @@ def working_shape(shape: tuple[int, int], max_side: int) -> tuple[int, int]:
 
 
 def pad_to_multiple(img: np.ndarray, multiple: int) -> np.ndarray:
-    """Reflect-pad HxW(xC) at the bottom/right so both sides are multiples of `multiple`.
+    """Reflect-pad HxW(xC) at the bottom/right so both sides are multiples of `multiple`, at least two.
 
-    The encoder halves the size `depth` times, so its input needs sides divisible by 2**depth;
-    results are cropped back with `crop`, so every output keeps the input's exact size.
+    The encoder halves the size `depth` times, so its input needs sides divisible by 2**depth, and the
+    deepest level needs 2x2 pixels for its reflection padding; results are cropped back with `crop`, so
+    every output keeps the input's exact size.
     """
     h, w = img.shape[:2]
-    ph, pw = (-h) % multiple, (-w) % multiple
+    ph, pw = max((-h) % multiple, 2 * multiple - h), max((-w) % multiple, 2 * multiple - w)
     if not ph and not pw:
         return img
     pad = [(0, ph), (0, pw)] + [(0, 0)] * (img.ndim - 2)

@@ -48,14 +48,30 @@ def plot_curves(histories: dict[str, dict[str, list[float]]], path: str | os.Pat
     return _save(fig, path)
 
 
-def overlay(image: np.ndarray, labels: np.ndarray, alpha: float = 0.45) -> np.ndarray:
-    """Tint each label region of `image` with its colour (label 0 = background, blue)."""
+def _shrink(img: np.ndarray, max_side: int) -> np.ndarray:
+    """A picture for looking at: at most `max_side` pixels on its longest side (nearest for labels)."""
+    import cv2
+    h, w = img.shape[:2]
+    if max(h, w) <= max_side:
+        return img
+    s = max_side / max(h, w)
+    size = (max(1, round(w * s)), max(1, round(h * s)))
+    if img.dtype.kind in "biu":  # labels and masks: nearest, as 8-bit
+        return cv2.resize(img.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST)
+    return cv2.resize(img, size, interpolation=cv2.INTER_AREA)
+
+
+def overlay(image: np.ndarray, labels: np.ndarray, alpha: float = 0.45, max_side: int = 2048) -> np.ndarray:
+    """Tint each label region of `image` with its colour (label 0 = background, blue); a visual aid, so
+    at most `max_side` pixels on its longest side."""
+    image, labels = _shrink(image, max_side), _shrink(np.asarray(labels, np.uint8), max_side)
     colours = LABEL_COLOURS[np.asarray(labels, dtype=int) % len(LABEL_COLOURS)]
     return (1 - alpha) * image + alpha * colours
 
 
 def side_by_side(images: Sequence[np.ndarray], titles: Sequence[str], path: str | os.PathLike) -> Path:
     """One row of images with titles (grey images shown in grey), like the paper's figures."""
+    images = [_shrink(np.asarray(img), 1024) for img in images]  # the figure shows no more
     h, w = images[0].shape[:2]
     fig, axes = plt.subplots(1, len(images), figsize=(3.6 * len(images) * max(w / h, 0.5), 3.9))
     for ax, img, title in zip(np.atleast_1d(axes), images, titles, strict=True):

@@ -3,10 +3,12 @@ and the command-line wrapper that turns user errors into one line and exit statu
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import platform
 import random
+import shutil
 import signal
 import sys
 import tempfile
@@ -48,14 +50,19 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def new_run_dir(output_dir: str | os.PathLike, name: str) -> Path:
+def new_run_dir(output_dir: str | os.PathLike, name: str, need_bytes: int = 0) -> Path:
     """Create a fresh folder output_dir/name_YYYYmmdd-HHMMSS[_N]; never reuses an existing one.
 
-    Writability is checked here, before any optimisation, so a bad output folder fails in a second.
+    Writability and free space (`need_bytes`, the run's estimated output size) are checked here, before
+    any optimisation, so a bad output folder or a full disk fails in a second, not after an hour.
     """
     root = Path(output_dir)
     try:
         root.mkdir(parents=True, exist_ok=True)
+        free = shutil.disk_usage(root).free
+        if free < need_bytes:
+            raise UserError(f"not enough free space in {root}: {free / 1e6:.0f} MB free, the results need about "
+                            f"{need_bytes / 1e6:.0f} MB (free some space or choose --output_dir=PATH)")
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         for n in range(1, 10000):
             run = root / (f"{name}_{stamp}" + (f"_{n}" if n > 1 else ""))
@@ -175,6 +182,15 @@ def cli(main: Callable[[list[str]], int | None], argv: list[str] | None = None) 
             traceback.print_exc()
         print("aborted", file=sys.stderr)
         code = 130
+    except OSError as e:
+        if e.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):
+            raise
+        if debug:
+            traceback.print_exc()
+        print(f"error: cannot write results ({e.strerror}: {e.filename or 'output folder'}); free some space "
+              "or choose --output_dir=PATH (finished files are complete; a checkpoint, if any, can be resumed)",
+              file=sys.stderr)
+        code = 2
     except MemoryError:
         if debug:
             traceback.print_exc()

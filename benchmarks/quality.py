@@ -1,0 +1,269 @@
+"""Quality against ground truth, ours against the classical tools: dehazing of the Middlebury Motorcycle
+rendered with haze from its metric depth (vs dark-channel-prior dehazing) and segmentation of texture
+composites with known regions (vs GrabCut). Our methods run exactly as a user runs them: the
+experiment scripts' main() with command-line settings, every run in its own folder under output/.
+Writes benchmarks/results/quality.md (the tables, also printed) and two figure grids beside it.
+
+    python benchmarks/quality.py                      # every case (about an hour on a 2-core CPU)
+    python benchmarks/quality.py --only=segmentation  # one half
+    python benchmarks/quality.py --quick --out=/tmp/q # smoke version: small images, few iterations
+    python benchmarks/quality.py --seg_args="--step2_iters=1200" --device=cuda   # try settings
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib
+import io
+import json
+import shlex
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from baselines import dcp_dehaze, grabcut, grabcut_layers  # noqa: E402
+
+from utils.haze import hazy_motorcycle  # noqa: E402
+from utils.image_io import load_image, resize, save_image  # noqa: E402
+from utils.metrics import iou, psnr, ssim  # noqa: E402
+from utils.synthetic import composite, eroded_hints  # noqa: E402
+
+GREY, SAND = (0.8, 0.8, 0.8), (0.85, 0.75, 0.60)
+DEHAZE_CASES = {"beta 0.1, A 0.8": (0.1, GREY), "beta 0.2, A 0.8": (0.2, GREY), "beta 0.4, A 0.8": (0.4, GREY),
+                "beta 0.2, sand A": (0.2, SAND)}
+DEHAZE_METHODS = {"ours single-stage": [], "ours two-stage": ["--stages=2"],
+                  "ours adaptive": ["--stages=2", "--schedule=adaptive", "--iters=1500"]}
+SEG_CASES = {"grass on brick": ("grass", "brick", None), "gravel on grass": ("gravel", "grass", None),
+             "brick on gravel": ("brick", "gravel", None), "three regions": ("grass", "brick", "gravel")}
+SEG_SHAPE = (224, 288)  # height, width: the composites are 288x224
+HINT_EROSION = 15
+QUICK = {"dehaze": ["--iters=30", "--channels=[8,16,32]", "--skips=[0,0,4]"],
+         "adaptive": ["--iters=60", "--plateau_window=10"],
+         "segment": ["--step1_iters=20", "--step2_iters=30", "--hint_iters=10", "--sharpen_ramp=10"]}
+
+
+def run_script(name: str, args: list[str]) -> dict:
+    """An experiment script's main() in this process (freshly loaded, so its constants are the file's);
+    returns its results.json with the run folder."""
+    module = importlib.reload(importlib.import_module(name))
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        module.main(args)
+    run = Path(out.getvalue().strip().splitlines()[-1])
+    return {**json.loads((run / "results.json").read_text()), "run_dir": run}
+
+
+def dehazing(work: Path, common: list[str], extra: list[str], quick: bool) -> tuple[list[dict], list[list]]:
+    rows, grid = [], []
+    cases = dict(list(DEHAZE_CASES.items())[:1]) if quick else DEHAZE_CASES
+    for case, (beta, airlight) in cases.items():
+        hazy, clean, _ = hazy_motorcycle(beta, airlight, 0.25 if quick else 0.5)
+        stem = case.replace(", ", "_").replace(" ", "")
+        save_image(work / f"{stem}.png", hazy)
+        save_image(work / f"{stem}_gt.png", clean)
+        hazy, clean = load_image(work / f"{stem}.png"), load_image(work / f"{stem}_gt.png")  # as the scripts see them
+        rows.append({"case": case, "method": "hazy input", "psnr": psnr(hazy, clean), "ssim": ssim(hazy, clean),
+                     "time": 0.0})
+        t = time.perf_counter()
+        j_dcp, _, _ = dcp_dehaze(hazy)
+        rows.append({"case": case, "method": "dark channel prior", "psnr": psnr(j_dcp, clean),
+                     "ssim": ssim(j_dcp, clean), "time": time.perf_counter() - t})
+        panels = [("hazy", hazy), ("dark channel prior", j_dcp)]
+        for method, args in DEHAZE_METHODS.items():
+            args = args + (QUICK["dehaze"] + (QUICK["adaptive"] if "adaptive" in method else []) if quick else [])
+            r = run_script("dehazing_system", [f"--input={work / stem}.png", *common, *args, *extra])
+            rows.append({"case": case, "method": method, "psnr": r["final"]["psnr_gt"],
+                         "ssim": r["final"]["ssim_gt"], "time": r["wall_time_s"],
+                         "iterations": r["iterations_used"], "run": str(r["run_dir"])})
+            panels.append((method, load_image(r["run_dir"] / "dehazed.png")))
+        panels.append(("truth", clean))
+        grid.append([(f"{case}\n{title}" if i == 0 else title, img) for i, (title, img) in enumerate(panels)])
+    return rows, grid
+
+
+def segmentation(work: Path, common: list[str], extra: list[str], quick: bool) -> tuple[list[dict], list[list]]:
+    rows, grid = [], []
+    cases = {k: v for k, v in SEG_CASES.items() if k in ("grass on brick", "three regions")} if quick else SEG_CASES
+    shape = (56, 72) if quick else SEG_SHAPE
+    for case, (fg_tex, bg_tex, mg_tex) in cases.items():
+        img, labels = composite(shape, fg_tex, bg_tex, mg_tex)  # labels 2 fg, 1 mg, 0 bg
+        n = 3 if mg_tex else 2
+        values = [2, 1, 0] if mg_tex else [2, 0]
+        truth = labels if mg_tex else (labels == 2).astype(np.uint8)
+        hints = eroded_hints(labels, values, 7 if quick else HINT_EROSION)
+        stem = case.replace(" ", "_")
+        save_image(work / f"{stem}.png", img)
+        names = ["fg", "mg", "bg"] if mg_tex else ["fg", "bg"]
+        for name, h in zip(names, hints, strict=True):
+            save_image(work / f"{stem}_{name}_hint.png", h)
+        save_image(work / f"{stem}_truth.png", truth.astype(np.float32) / (n - 1))
+        hint_args = [f"--{name}_hint={work / stem}_{name}_hint.png" for name in names]
+
+        panels = [("image", img), ("truth", truth)]
+        t = time.perf_counter()
+        gc = grabcut_layers(img, hints) if mg_tex else grabcut(img, hints[0], hints[1]).astype(np.uint8)
+        rows.append(seg_row(case, "GrabCut", gc, truth, n, time.perf_counter() - t))
+        panels.append(("GrabCut", gc))
+        methods = {"ours three-layer system": ["--layers=3", "--method=system"],
+                   "ours three-layer multinomial": ["--layers=3", "--method=multi"]} if mg_tex else \
+            {"ours two-layer (Double-DIP)": []}
+        for method, args in methods.items():
+            r = run_script("segmentation", [f"--input={work / stem}.png", *hint_args,
+                                            f"--truth={work / stem}_truth.png", *common, *args,
+                                            *(QUICK["segment"] if quick else []), *extra])
+            if mg_tex:
+                pred = np.rint(load_image(r["run_dir"] / "labels.png")[:, :, 0] * 255).astype(np.uint8)
+            else:
+                pred = (load_image(r["run_dir"] / "mask.png")[:, :, 0] > 0.5).astype(np.uint8)
+            more = {"raw_mask_iou_fg": r.get("iou_fg_raw_mask"), "run": str(r["run_dir"])}
+            rows.append(seg_row(case, method, pred, truth, n, r["wall_time_s"], **more))
+            panels.append((method, pred))
+        shown = [(t, p if p.ndim == 3 else 1.0 - p.astype(np.float32) / (n - 1)) for t, p in panels]  # fg black
+        grid.append([(f"{case}\n{t}" if i == 0 else t, p) for i, (t, p) in enumerate(shown)])
+    return rows, grid
+
+
+def seg_row(case: str, method: str, pred: np.ndarray, truth: np.ndarray, n: int, seconds: float, **more) -> dict:
+    """IoU of each region, listed from the foreground back (label 0 = background)."""
+    ious = [iou(pred == k, truth == k) for k in range(n)]
+    return {"case": case, "method": method, "iou": ious[::-1], "mean": float(np.mean(ious)), "time": seconds, **more}
+
+
+def figure(grid: list[list[tuple[str, np.ndarray]]], path: Path) -> None:
+    """Rows of panels (cases) in one PNG."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from utils.atomic import atomic_path
+    cols = max(len(r) for r in grid)
+    h, w = grid[0][0][1].shape[:2]
+    fig, axes = plt.subplots(len(grid), cols, figsize=(2.6 * cols * w / h, 2.9 * len(grid)), squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for r, panels in enumerate(grid):
+        for c, (title, img) in enumerate(panels):
+            axes[r, c].imshow(np.clip(resize(img, (h, w)) if img.shape[:2] != (h, w) else img, 0, 1),
+                              cmap="gray" if img.ndim == 2 else None, vmin=0, vmax=1)
+            axes[r, c].set_title(title, fontsize=8)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=100, format="png")
+    plt.close(fig)
+
+
+def tables(dehaze_rows: list[dict], seg_rows: list[dict]) -> str:
+    out = []
+    if dehaze_rows:
+        out += ["## Dehazing (PSNR / SSIM against the clean image)", "",
+                "| case | method | PSNR (dB) | SSIM | iterations | wall time (s) |", "|---|---|---|---|---|---|"]
+        out += [f"| {r['case']} | {r['method']} | {r['psnr']:.2f} | {r['ssim']:.3f} | "
+                f"{'+'.join(map(str, r.get('iterations', []))) or '-'} | {r['time']:.1f} |" for r in dehaze_rows]
+        out += [""] + targets_dehazing(dehaze_rows) + [""]
+    if seg_rows:
+        out += ["## Segmentation (IoU of each region against the truth)", "",
+                "| case | method | IoU fg | IoU mg | IoU bg | mean IoU | raw-mask fg IoU | wall time (s) |",
+                "|---|---|---|---|---|---|---|---|"]
+        for r in seg_rows:
+            fg, bg = r["iou"][0], r["iou"][-1]
+            mg = f"{r['iou'][1]:.3f}" if len(r["iou"]) == 3 else "-"
+            raw = f"{r['raw_mask_iou_fg']:.3f}" if r.get("raw_mask_iou_fg") is not None else "-"
+            out.append(f"| {r['case']} | {r['method']} | {fg:.3f} | {mg} | {bg:.3f} | {r['mean']:.3f} | {raw} | "
+                       f"{r['time']:.1f} |")
+        out += [""] + targets_segmentation(seg_rows) + [""]
+    return "\n".join(out)
+
+
+def _by(rows: list[dict], case: str, method: str) -> dict | None:
+    return next((r for r in rows if r["case"] == case and r["method"] == method), None)
+
+
+def targets_dehazing(rows: list[dict]) -> list[str]:
+    lines = ["Targets:", ""]
+    for case in dict.fromkeys(r["case"] for r in rows):
+        dcp, single = _by(rows, case, "dark channel prior"), _by(rows, case, "ours single-stage")
+        for method in DEHAZE_METHODS:
+            r = _by(rows, case, method)
+            beats = r["psnr"] > dcp["psnr"] and r["ssim"] > dcp["ssim"]
+            line = (f"- {case}, {method}: {'beats' if beats else 'does NOT beat'} DCP "
+                    f"({r['psnr'] - dcp['psnr']:+.2f} dB, SSIM {r['ssim'] - dcp['ssim']:+.3f})")
+            if method != "ours single-stage":
+                ok = r["psnr"] >= single["psnr"] and r["ssim"] >= single["ssim"]
+                line += (f"; {'at least' if ok else 'BELOW'} single-stage "
+                         f"({r['psnr'] - single['psnr']:+.2f} dB, SSIM {r['ssim'] - single['ssim']:+.3f})")
+            lines.append(line)
+    return lines
+
+
+def targets_segmentation(rows: list[dict]) -> list[str]:
+    lines = ["Targets:", ""]
+    for case in dict.fromkeys(r["case"] for r in rows):
+        gc = _by(rows, case, "GrabCut")
+        for r in rows:
+            if r["case"] != case or r["method"] == "GrabCut":
+                continue
+            three = len(r["iou"]) == 3
+            score, gc_score, goal = (r["mean"], gc["mean"], 0.80) if three else (r["iou"][0], gc["iou"][0], 0.90)
+            what = "mean IoU" if three else "foreground IoU"
+            met = score >= goal and score > gc_score
+            lines.append(f"- {case}, {r['method']}: {what} {score:.3f} (target >= {goal:.2f} and above GrabCut's "
+                         f"{gc_score:.3f}): {'met' if met else 'NOT met'}")
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="small images and few iterations (smoke test)")
+    p.add_argument("--only", choices=["dehazing", "segmentation"], help="run one half only")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, mps")
+    p.add_argument("--out", default=str(ROOT / "benchmarks" / "results"), help="folder for quality.md and figures")
+    p.add_argument("--seg_args", default="", help="extra settings for every segmentation run")
+    p.add_argument("--dehaze_args", default="", help="extra settings for every dehazing run")
+    a = p.parse_args(argv)
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    work = ROOT / "output" / f"quality_{stamp}{'_quick' if a.quick else ''}"
+    work.mkdir(parents=True, exist_ok=True)
+    common = [f"--device={a.device}", "--progress=false", f"--output_dir={work / 'runs'}"]
+    start = time.time()
+    dehaze_rows, seg_rows, figures = [], [], []
+    if a.only in (None, "dehazing"):
+        dehaze_rows, grid = dehazing(work, common, shlex.split(a.dehaze_args), a.quick)
+        figure(grid, out / "quality_dehazing.png")
+        figures.append("quality_dehazing.png")
+    if a.only in (None, "segmentation"):
+        seg_rows, grid = segmentation(work, common, shlex.split(a.seg_args), a.quick)
+        figure(grid, out / "quality_segmentation.png")
+        figures.append("quality_segmentation.png")
+    import platform
+
+    import torch
+
+    from utils.run import pick_device
+    device = pick_device(a.device)
+    machine = torch.cuda.get_device_name(device) if device.type == "cuda" else \
+        f"{platform.machine()} CPU, {torch.get_num_threads()} threads"
+    head = [f"# Quality benchmark{' (quick smoke version)' if a.quick else ''}", "",
+            f"`python benchmarks/quality.py {' '.join(argv if argv is not None else sys.argv[1:])}`".replace(" `", "`"),
+            f"on {machine}, torch {torch.__version__}; {time.time() - start:.0f} s in all. Runs: `{work}`.", "",
+            "Dehazing: Middlebury Motorcycle (scikit-image) x0.5 with haze from its metric depth, "
+            "t = exp(-beta Z), I = J t + A (1 - t). Segmentation: scikit-image textures in the horse "
+            f"silhouette, {SEG_SHAPE[1]}x{SEG_SHAPE[0]}, hints = true regions eroded by "
+            f"{HINT_EROSION}x{HINT_EROSION} (the same for every method).", ""]
+    text = "\n".join(head) + tables(dehaze_rows, seg_rows) + "\n" + "".join(f"\n![{f}]({f})\n" for f in figures)
+    from utils.atomic import atomic_path
+    with atomic_path(out / ("quality_quick.md" if a.quick else "quality.md")) as tmp:
+        Path(tmp).write_text(text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

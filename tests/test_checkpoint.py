@@ -1,0 +1,124 @@
+"""Checkpoints and --resume: a resumed seeded CPU run gives exactly the uninterrupted run's result."""
+import json
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from helpers import ROOT, results, run_command, run_script
+
+from net import checkpoint
+from utils.image_io import load_image, save_image
+from utils.synthetic import eroded_hints, two_texture
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    d = tmp_path_factory.mktemp("ck")
+    img, truth = two_texture((40, 56))
+    fg, bg = eroded_hints(truth.astype(np.uint8), [1, 0], size=7)
+    save_image(d / "img.png", img)
+    save_image(d / "fg.png", fg)
+    save_image(d / "bg.png", bg)
+    hazy = img * 0.6 + 0.4 * np.float32(0.8)
+    save_image(d / "hazy.png", hazy)
+    return d
+
+
+@pytest.fixture
+def snapshots(monkeypatch, tmp_path):
+    """Copy checkpoint.pt after every save, named call_nextiteration_done.pt, as a crash would leave it."""
+    out = tmp_path / "snapshots"
+    out.mkdir()
+    save = checkpoint.Checkpoint.save
+
+    def save_and_copy(self, record):
+        save(self, record)
+        shutil.copy(self.path, out / f"{self.call}_{record['state']['next']}_{int(record['done'])}.pt")
+    monkeypatch.setattr(checkpoint.Checkpoint, "save", save_and_copy)
+    return out
+
+
+def crashed_run(run: Path, snapshot: Path, dest: Path) -> Path:
+    """A run folder as a crash at that snapshot would have left it."""
+    dest.mkdir()
+    shutil.copy(run / checkpoint.META, dest / checkpoint.META)
+    shutil.copy(snapshot, dest / checkpoint.FILE)
+    return dest
+
+
+def same_result(a, b, images):
+    ra, rb = results(a), results(b)
+    for name in images:
+        assert np.array_equal(load_image(a / name), load_image(b / name)), name
+    return ra, rb
+
+
+def test_segmentation_resumed_mid_step_matches_the_uninterrupted_run(small, snapshots, tmp_path):
+    args = [f"--input={small / 'img.png'}", f"--fg_hint={small / 'fg.png'}", f"--bg_hint={small / 'bg.png'}",
+            "--step1_iters=20", "--step2_iters=30", "--hint_iters=10", "--sharpen_ramp=10", "--progress=false",
+            f"--output_dir={tmp_path / 'out'}"]
+    full = run_script("segmentation", [*args, "--checkpoint_every=10"])
+    saved = sorted(p.name for p in snapshots.iterdir())
+    # step 1 (call 0) at 10 and done at 20; step 2 (call 1) at 10, 20 and done at 30
+    assert saved == ["0_10_0.pt", "0_20_1.pt", "1_10_0.pt", "1_20_0.pt", "1_30_1.pt"]
+    crash = crashed_run(full, snapshots / "1_20_0.pt", tmp_path / "crash")
+    resumed = run_script("segmentation", [f"--resume={crash}", f"--output_dir={tmp_path / 'out'}"])
+    ra, rb = same_result(full, resumed, ["soft_mask.png", "mask.png", "fg_layer.png", "bg_layer.png"])
+    assert ra["steps"] == rb["steps"]  # iterations, best PSNR (exact float) and best iteration
+    assert rb["resumed_from"] == str(crash) and rb["config"]["step2_iters"] == 30
+
+
+def test_dehazing_resumed_in_its_second_stage_matches_the_uninterrupted_run(small, snapshots, tmp_path):
+    args = [f"--input={small / 'hazy.png'}", "--stages=2", "--iters=12", "--channels=[8,16]", "--skips=[0,4]",
+            "--progress=false", f"--output_dir={tmp_path / 'out'}", "--checkpoint_every=5"]
+    full = run_script("dehazing_system", args)
+    crash = crashed_run(full, snapshots / "1_5_0.pt", tmp_path / "crash")
+    resumed = run_script("dehazing_system", [f"--resume={crash}", f"--output_dir={tmp_path / 'out'}"])
+    ra, rb = same_result(full, resumed, ["stage0_J.png", "stage1_J.png", "stage1_t.png", "dehazed.png"])
+    for a, b in zip(ra["stages"], rb["stages"], strict=True):
+        assert (a["iterations"], a["reconstruction_psnr"]) == (b["iterations"], b["reconstruction_psnr"])
+
+
+def test_ctrl_c_saves_a_checkpoint_that_resumes_to_the_uninterrupted_result(small, tmp_path):
+    args = [f"--input={small / 'img.png'}", f"--fg_hint={small / 'fg.png'}", f"--bg_hint={small / 'bg.png'}",
+            "--step1_iters=10", "--step2_iters=600", "--hint_iters=10", "--sharpen_ramp=10",
+            "--checkpoint_every=100000"]  # no periodic save before the interrupt: Ctrl-C itself saves
+    p = subprocess.Popen([sys.executable, "segmentation.py", *args, f"--output_dir={tmp_path / 'a'}",
+                          "--progress=true"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline, seen = time.time() + 60, ""
+    while time.time() < deadline and "step 2" not in seen[-400:]:
+        seen += p.stderr.read(50) or ""
+    p.send_signal(signal.SIGINT)
+    p.communicate(timeout=60)
+    assert p.returncode == 130
+    run = next((tmp_path / "a").glob("seg2_*"))
+    assert results(run)["interrupted"] is True and results(run)["steps"]["step2"]["iterations"] < 600
+    resumed = run_script("segmentation", [f"--resume={run}", f"--output_dir={tmp_path / 'b'}", "--progress=false"])
+    full = run_script("segmentation", [*args, "--progress=false", f"--output_dir={tmp_path / 'c'}"])
+    ra, rb = same_result(full, resumed, ["soft_mask.png", "mask.png"])
+    assert ra["steps"] == rb["steps"] and rb["interrupted"] is False
+
+
+@pytest.mark.parametrize("case", ["no_checkpoint", "changed_setting", "other_script", "damaged"])
+def test_bad_resume_gives_one_line_and_exit_2(case, small, tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    meta = {"format": checkpoint.FORMAT, "script": "segmentation.py", "config": {"step1_iters": 20, "seed": 0}}
+    script, extra = "segmentation.py", []
+    if case != "no_checkpoint":
+        (run / checkpoint.META).write_text(json.dumps(meta))
+        (run / checkpoint.FILE).write_bytes(b"not a checkpoint")
+    if case == "changed_setting":
+        extra = ["--step1_iters=30"]
+    elif case == "other_script":
+        script = "dehazing_system.py"
+    p = run_command([script, f"--resume={run}", f"--output_dir={tmp_path / 'out'}", *extra])
+    assert p.returncode == 2, p.stderr
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: --resume=") or lines[0].startswith("error: --step1")
+    assert "Traceback" not in p.stderr and not (tmp_path / "out").exists(), "no run folder for a bad resume"
