@@ -49,6 +49,7 @@ REG_NOISE = 0.0333  # std of the per-iteration jitter of the J net's input (1/30
 SMOOTH_WEIGHT = 0.005  # weight of the smoothness loss of t
 T_PRIOR_WEIGHT = 1.0  # pull of t towards the dark-channel-prior transmission left to remove (0 = Double-DIP)
 T_PRIOR_OMEGA = 0.95  # haze removed by that prior: t_dcp = 1 - omega * dark(I / A)
+PRIOR_SPLIT = True  # several stages share the prior's haze (stage k of K aims at (t_dcp / t_done)^(1/(K-k)))
 LR = 0.001  # Adam learning rate
 MAX_SIDE = 800  # working resolution: longest side in pixels (outputs are always full size)
 GUIDED_RADIUS = 0.03  # guided-filter radius for t, as a fraction of the longest side
@@ -58,6 +59,7 @@ STAGE_WARM_START = True  # stage k+1 starts from stage k's nets (t shifted to it
 # --- run
 PRESET = ""  # paper: Figure 3c, two stages of 1000 then 3000 iterations; paper_single: one stage of 4000
 DEVICE = "auto"  # auto (cuda, then mps, then cpu), cpu, cuda, cuda:N, mps
+PRECISION = "auto"  # nets' convolutions: auto (bf16 where the CPU/GPU has it, else fp32), fp32, bf16
 SEED = 0  # random seed (CPU runs repeat exactly)
 OUTPUT_DIR = "output"  # each run writes a fresh folder here
 CHECKPOINT_EVERY = 0  # save nets, optimiser, inputs, RNG and iteration every N iterations (0 = off)
@@ -99,7 +101,8 @@ def stage_settings(k: int, iters: int, name: str = ""):  # -> net.dehaze.DehazeS
                           max_side=MAX_SIDE, guided_radius=GUIDED_RADIUS, guided_eps=GUIDED_EPS, t_min=T_MIN,
                           t_prior_weight=T_PRIOR_WEIGHT, t_prior_omega=T_PRIOR_OMEGA,
                           plateau=Plateau(PLATEAU_WINDOW, PLATEAU_GAIN) if SCHEDULE == "adaptive" else None,
-                          progress=PROGRESS, name=name or f"stage {k}", retarget_t=STAGE_WARM_START and k > 0)
+                          precision=PRECISION, progress=PROGRESS, name=name or f"stage {k}",
+                          retarget_t=STAGE_WARM_START and k > 0)
 
 
 def dehaze_stages(image: np.ndarray, airlight: np.ndarray, iters: list[int], device, warm: list | None = None,
@@ -118,6 +121,8 @@ def dehaze_stages(image: np.ndarray, airlight: np.ndarray, iters: list[int], dev
     current, prior, results = image, airlight, []
     for k, n in enumerate(iters):
         t_prior = None if t_dcp is None else np.clip(t_dcp / np.maximum(t_done, 1e-3), 0, 1)
+        if t_prior is not None and PRIOR_SPLIT:  # share what is left among the stages still to run
+            t_prior = t_prior ** (1.0 / (len(iters) - k))
         start_from = warm[k] if warm and k < len(warm) else None
         if start_from is None and STAGE_WARM_START and results:
             start_from = results[-1].state
@@ -175,7 +180,7 @@ def run_video(config: dict) -> int:
     torchrun the frames are split into contiguous chunks, one per rank, and rank 0 writes the video."""
     import torch
 
-    from net import checkpoint
+    from net import checkpoint, precision
     from utils import distributed
     from utils.errors import UserError
     from utils.image_io import save_image
@@ -184,6 +189,7 @@ def run_video(config: dict) -> int:
     from utils.video import chunk_bounds, flicker, read_video, temporal_ssim, write_video
     rank, size, local = distributed.world()
     device = pick_device(DEVICE)
+    globals()["PRECISION"] = precision.resolve(PRECISION, device)
     if device.type == "cuda" and size > 1:  # one GPU per local rank
         device = torch.device(f"cuda:{local % max(1, torch.cuda.device_count())}")
     frames, fps = read_video(VIDEO, FRAME_STEP)
@@ -274,7 +280,8 @@ def run_video(config: dict) -> int:
                       f"the truth's (tSSIM {summary['tssim_truth']:.3f})")
     finish_run(run_dir, {
         "script": "dehazing_system.py", "mode": "video", "config": config, "environment": environment(),
-        "device": str(device), "seed": SEED, "resumed_from": RESUME or None, "video": VIDEO,
+        "device": str(device), "precision": PRECISION, "seed": SEED, "resumed_from": RESUME or None,
+        "video": VIDEO,
         "video_gt": gt_path, "fps": fps,
         "size": [frames[0].shape[1], frames[0].shape[0]], **summary, "per_frame": per_frame},
         report, len(out) < len(frames), wall)
@@ -282,7 +289,7 @@ def run_video(config: dict) -> int:
 
 
 def main(argv: list[str]) -> int:
-    from net import checkpoint
+    from net import checkpoint, precision
     from utils.config import configure
     from utils.image_io import load_image, save_image
     from utils.metrics import psnr, ssim
@@ -297,6 +304,7 @@ def main(argv: list[str]) -> int:
     check_image(image, f"input image {INPUT}")
     gt_path, gt = resolve_gt(image.shape[:2])
     device = pick_device(DEVICE)
+    globals()["PRECISION"] = precision.resolve(PRECISION, device)
     seed_everything(SEED)
     run_dir = new_run_dir(OUTPUT_DIR, f"dehaze{STAGES}_{Path(INPUT).stem}", output_bytes(image.shape[:2]))
     checkpoint.start(run_dir, CHECKPOINT_EVERY, {"script": "dehazing_system.py", "config": config}, RESUME)
@@ -341,7 +349,7 @@ def main(argv: list[str]) -> int:
     interrupted = any(st["stopped"] == "interrupted" for st in stages)
     finish_run(run_dir, {
         "script": "dehazing_system.py", "config": config, "environment": environment(), "device": str(device),
-        "seed": SEED, "resumed_from": RESUME or None, "input": INPUT, "gt": gt_path,
+        "precision": PRECISION,        "seed": SEED, "resumed_from": RESUME or None, "input": INPUT, "gt": gt_path,
         "input_size": [image.shape[1], image.shape[0]],
         "airlight_estimate": airlight, "airlight": stages[0]["airlight"], "stage_iterations": iters,
         "iterations_used": [st["iterations"] for st in stages], "stages": stages, "final": final},

@@ -34,6 +34,8 @@ METHOD = "system"  # system: Double-DIP (2 layers) or 3 pairwise Double-DIPs fus
 FUSION = "vote"  # fusion of the system's pairwise runs: vote (majority) or paper (disagreement = middle)
 CHANNELS = [8, 16, 32]  # per-scale channels of every net (the paper's [8, 16, 32], no skips)
 INPUT_DEPTH = 2  # channels of each net's noise input
+MASK_INPUT = "noise"  # the mask net's input: noise (Double-DIP) or image (the image itself, as INPUT_DEPTH channels)
+MASK_HINT_WEIGHT = 1.0  # step 2: weight of the mask's agreement with the hints on hinted pixels
 REG_NOISE = 0.0  # std of the per-iteration jitter of the noise inputs
 # --- optimisation
 STEP1_ITERS = 300  # step 1: layers fit inside their hints, mask fits the hints
@@ -50,6 +52,7 @@ GUIDED_EPS = 0.001  # guided-filter regularisation
 # --- run
 PRESET = ""  # paper: the paper's iteration counts (2000 + 4000; slow on a CPU)
 DEVICE = "auto"  # auto (cuda, then mps, then cpu), cpu, cuda, cuda:N, mps
+PRECISION = "auto"  # nets' convolutions: auto (bf16 where the CPU/GPU has it, else fp32), fp32, bf16
 SEED = 0  # random seed (CPU runs repeat exactly)
 OUTPUT_DIR = "output"  # each run writes a fresh folder here
 CHECKPOINT_EVERY = 0  # save nets, optimiser, inputs, RNG and iteration every N iterations (0 = off)
@@ -104,11 +107,12 @@ def output_bytes(shape: tuple[int, int]) -> int:
 def settings(**extra: object):  # -> net.segment.SegmentSettings
     from net.segment import SegmentSettings
     return SegmentSettings(channels=tuple(CHANNELS), input_depth=INPUT_DEPTH, reg_noise=REG_NOISE,
+                           mask_input=MASK_INPUT, mask_hint_weight=MASK_HINT_WEIGHT,
                            step1_iters=STEP1_ITERS, step2_iters=STEP2_ITERS, hint_iters=HINT_ITERS,
                            sharpen_weight=SHARPEN_WEIGHT, sharpen_ramp=SHARPEN_RAMP,
                            exclusion_weight=EXCLUSION_WEIGHT, psnr_target=PSNR_TARGET or None, lr=LR,
                            max_side=MAX_SIDE, guided_radius=GUIDED_RADIUS, guided_eps=GUIDED_EPS,
-                           progress=PROGRESS, **extra)
+                           precision=PRECISION, progress=PROGRESS, **extra)
 
 
 def save_layers(run_dir: Path, names: list[str], hints: list[np.ndarray], seg) -> None:
@@ -176,7 +180,7 @@ def label_outputs(run_dir: Path, image: np.ndarray, labels: np.ndarray, n: int, 
 
 
 def main(argv: list[str]) -> int:
-    from net import checkpoint
+    from net import checkpoint, precision
     from net.segment import fuse_paper, fuse_vote, segment
     from utils.config import configure
     from utils.errors import UserError
@@ -189,6 +193,8 @@ def main(argv: list[str]) -> int:
         globals()["INPUT"] = config["input"] = SAMPLES.get(LAYERS, SAMPLES[3])
     if LAYERS < 2:
         raise UserError(f"--layers={LAYERS}: need at least 2 layers")
+    if MASK_INPUT not in ("noise", "image"):
+        raise UserError(f"--mask_input={MASK_INPUT}: use noise or image")
     if METHOD not in ("system", "multi"):
         raise UserError(f"--method={METHOD}: use system or multi")
     if FUSION not in ("vote", "paper"):
@@ -204,6 +210,7 @@ def main(argv: list[str]) -> int:
     names, hints = resolve_hints(image, LAYERS)
     truth = resolve_truth(image.shape[:2], LAYERS)
     device = pick_device(DEVICE)
+    globals()["PRECISION"] = precision.resolve(PRECISION, device)
     seed_everything(SEED)
     run_dir = new_run_dir(OUTPUT_DIR, f"seg{LAYERS}_{METHOD}_{Path(INPUT).stem}", output_bytes(image.shape[:2]))
     checkpoint.start(run_dir, CHECKPOINT_EVERY, {"script": "segmentation.py", "config": config}, RESUME)
@@ -254,8 +261,8 @@ def main(argv: list[str]) -> int:
     wall = time.time() - start
     finish_run(run_dir, {
         "script": "segmentation.py", "config": config, "environment": environment(), "device": str(device),
-        "seed": SEED, "input": INPUT, "input_size": [image.shape[1], image.shape[0]], "layers": names,
-        "resumed_from": RESUME or None, **summary},
+        "precision": PRECISION, "seed": SEED, "input": INPUT, "input_size": [image.shape[1], image.shape[0]],
+        "layers": names, "resumed_from": RESUME or None, **summary},
         report, bool(summary.get("interrupted")), wall)
     return 0
 

@@ -59,9 +59,16 @@ def run_script(name: str, args: list[str]) -> dict:
     return {**json.loads((run / "results.json").read_text()), "run_dir": run}
 
 
-def dehazing(work: Path, common: list[str], extra: list[str], quick: bool) -> tuple[list[dict], list[list]]:
+def selected(cases: dict, only: str) -> dict:
+    """The cases whose name contains one of the comma-separated words of `only` (all when empty)."""
+    words = [w.strip() for w in only.split(",") if w.strip()]
+    return {k: v for k, v in cases.items() if not words or any(w in k for w in words)}
+
+
+def dehazing(work: Path, common: list[str], extra: list[str], quick: bool, only: str = ""
+             ) -> tuple[list[dict], list[list]]:
     rows, grid = [], []
-    cases = dict(list(DEHAZE_CASES.items())[:1]) if quick else DEHAZE_CASES
+    cases = selected(dict(list(DEHAZE_CASES.items())[:1]) if quick else DEHAZE_CASES, only)
     for case, (beta, airlight) in cases.items():
         hazy, clean, _ = hazy_motorcycle(beta, airlight, 0.25 if quick else 0.5)
         stem = case.replace(", ", "_").replace(" ", "")
@@ -87,9 +94,11 @@ def dehazing(work: Path, common: list[str], extra: list[str], quick: bool) -> tu
     return rows, grid
 
 
-def segmentation(work: Path, common: list[str], extra: list[str], quick: bool) -> tuple[list[dict], list[list]]:
+def segmentation(work: Path, common: list[str], extra: list[str], quick: bool, only: str = ""
+                 ) -> tuple[list[dict], list[list]]:
     rows, grid = [], []
     cases = {k: v for k, v in SEG_CASES.items() if k in ("grass on brick", "three regions")} if quick else SEG_CASES
+    cases = selected(cases, only)
     shape = (56, 72) if quick else SEG_SHAPE
     for case, (fg_tex, bg_tex, mg_tex) in cases.items():
         img, labels = composite(shape, fg_tex, bg_tex, mg_tex)  # labels 2 fg, 1 mg, 0 bg
@@ -223,6 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--only", choices=["dehazing", "segmentation"], help="run one half only")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, mps")
     p.add_argument("--out", default=str(ROOT / "benchmarks" / "results"), help="folder for quality.md and figures")
+    p.add_argument("--cases", default="", help="only cases whose name contains one of these (comma-separated)")
     p.add_argument("--seg_args", default="", help="extra settings for every segmentation run")
     p.add_argument("--dehaze_args", default="", help="extra settings for every dehazing run")
     a = p.parse_args(argv)
@@ -235,13 +245,15 @@ def main(argv: list[str] | None = None) -> int:
     start = time.time()
     dehaze_rows, seg_rows, figures = [], [], []
     if a.only in (None, "dehazing"):
-        dehaze_rows, grid = dehazing(work, common, shlex.split(a.dehaze_args), a.quick)
-        figure(grid, out / "quality_dehazing.png")
-        figures.append("quality_dehazing.png")
+        dehaze_rows, grid = dehazing(work, common, shlex.split(a.dehaze_args), a.quick, a.cases)
+        if grid:
+            figure(grid, out / "quality_dehazing.png")
+            figures.append("quality_dehazing.png")
     if a.only in (None, "segmentation"):
-        seg_rows, grid = segmentation(work, common, shlex.split(a.seg_args), a.quick)
-        figure(grid, out / "quality_segmentation.png")
-        figures.append("quality_segmentation.png")
+        seg_rows, grid = segmentation(work, common, shlex.split(a.seg_args), a.quick, a.cases)
+        if grid:
+            figure(grid, out / "quality_segmentation.png")
+            figures.append("quality_segmentation.png")
     import platform
 
     import torch
@@ -256,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
             "Dehazing: Middlebury Motorcycle (scikit-image) x0.5 with haze from its metric depth, "
             "t = exp(-beta Z), I = J t + A (1 - t). Segmentation: scikit-image textures in the horse "
             f"silhouette, {SEG_SHAPE[1]}x{SEG_SHAPE[0]}, hints = true regions eroded by "
-            f"{HINT_EROSION}x{HINT_EROSION} (the same for every method).", ""]
+            f"{HINT_EROSION}x{HINT_EROSION} (the same for every method).", "", ""]
     text = "\n".join(head) + tables(dehaze_rows, seg_rows) + "\n" + "".join(f"\n![{f}]({f})\n" for f in figures)
     from utils.atomic import atomic_path
     with atomic_path(out / ("quality_quick.md" if a.quick else "quality.md")) as tmp:

@@ -11,6 +11,7 @@ import torch
 from net import losses
 from net.loop import LoopResult, NoiseSchedule, Plateau, Step, optimise
 from net.noise import meshgrid_input, noise_input
+from net.precision import autocast
 from net.skip import skip
 from utils.guided import guided_upsample, scaled_radius
 from utils.haze import dcp_transmission, estimate_airlight
@@ -26,6 +27,7 @@ class DehazeSettings:
     reg_noise: float = 1 / 30  # std of the per-iteration jitter of the J net's input
     iters: int = 1000
     lr: float = 1e-3
+    precision: str = "fp32"  # fp32, or bf16 for the nets' convolutions (see net.precision)
     smooth_weight: float = 0.005  # weight of the local-variance smoothness of t
     airlight: str = "fixed"  # fixed (dark-channel estimate) or learned (A net on a meshgrid)
     airlight_pull_iters: int = 1000  # learned A: iterations pulled towards the estimate
@@ -109,9 +111,13 @@ def dehaze(image: np.ndarray, s: DehazeSettings, device: torch.device, airlight:
     def forward(i: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         std = noise(i, s.iters)
         x = code + torch.randn_like(code) * jitter_j * std if std else code
-        out = jt(x)
+        with autocast(device, s.precision):
+            out = jt(x).float()
         J, t = torch.sigmoid(out[:, :3]), torch.sigmoid(out[:, 3:4])
-        A = a_net(grid + torch.randn_like(grid) * std if std else grid) if a_net is not None else a_fixed
+        if a_net is None:
+            return J, t, a_fixed
+        with autocast(device, s.precision):
+            A = a_net(grid + torch.randn_like(grid) * std if std else grid).float()
         return J, t, A
 
     def step(i: int) -> Step:

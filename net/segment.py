@@ -11,6 +11,7 @@ import torch
 from net import losses
 from net.loop import LoopResult, NoiseSchedule, Step, optimise
 from net.noise import jitter, noise_input
+from net.precision import autocast
 from net.skip import skip
 from utils.guided import guided_upsample, scaled_radius
 from utils.image_io import crop, pad_to_multiple, resize, to_batch, to_uint8, working_shape
@@ -32,6 +33,7 @@ class SegmentSettings:
     mask_hint_weight: float = 1.0  # step 2 keeps the mask equal to the hints on hinted pixels
     psnr_target: float | None = None  # stop step 2 early at this reconstruction PSNR
     lr: float = 1e-3
+    precision: str = "fp32"  # fp32, or bf16 for the nets' convolutions (see net.precision)
     max_side: int = 320  # working resolution (longest side); outputs are full size
     guided_radius: float = 0.01  # guided-filter radius as a fraction of the image's longest side
     guided_eps: float = 1e-3
@@ -91,7 +93,8 @@ def segment(image: np.ndarray, hints: list[np.ndarray], s: SegmentSettings, devi
     noise = NoiseSchedule(std=s.reg_noise)
 
     def forward(i: int, iters: int) -> tuple[list[torch.Tensor], torch.Tensor, torch.Tensor, torch.Tensor]:
-        out = net(jitter(code, noise(i, iters)))
+        with autocast(device, s.precision):
+            out = net(jitter(code, noise(i, iters))).float()
         ys = [torch.sigmoid(out[:, k * c_out:k * c_out + 3]) for k in range(k_layers)]
         raw = out[:, k_layers * c_out:k_layers * c_out + mask_c]
         m = torch.sigmoid(raw) if binary else None

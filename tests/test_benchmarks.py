@@ -1,7 +1,33 @@
-from helpers import run_command
+import re
+
+from conftest import PAPER
+from helpers import ROOT, run_command
 
 
-def test_speed_benchmark_quick_prints_both_systems_and_a_ratio():
+def test_speed_benchmark_quick_prints_both_systems_with_speed_ups():
     p = run_command(["benchmarks/speed.py", "--quick"], timeout=300)
     assert p.returncode == 0, p.stderr
-    assert "two-layer segmentation" in p.stdout and "dehazing" in p.stdout and "x |" in p.stdout
+    rows = [line for line in p.stdout.splitlines() if line.startswith("| two-layer") or line.startswith("| dehazing")]
+    assert len(rows) == 2 and all(re.search(r"\d\.\d+ \(\d+\.\d+x\)", r) for r in rows), p.stdout
+
+
+def test_quality_benchmark_quick_writes_tables_figures_and_target_lines(tmp_path):
+    p = run_command(["benchmarks/quality.py", "--quick", f"--out={tmp_path}"], timeout=300)
+    assert p.returncode == 0, p.stderr
+    text = (tmp_path / "quality_quick.md").read_text()
+    for method in ("hazy input", "dark channel prior", "ours single-stage", "ours two-stage", "ours adaptive",
+                   "GrabCut", "ours two-layer", "ours three-layer system", "ours three-layer multinomial"):
+        assert f"| {method}" in text, method
+    assert "beat DCP" in text and "target >= 0.90" in text and "target >= 0.80" in text
+    assert (tmp_path / "quality_dehazing.png").stat().st_size > 0
+    assert (tmp_path / "quality_segmentation.png").stat().st_size > 0
+    assert not (ROOT / "benchmarks" / "results" / "quality_quick.md").exists(), "the smoke test must not write results"
+
+
+def test_paper_figures_quick_runs_or_skips_cleanly(tmp_path):
+    p = run_command(["benchmarks/paper_figures.py", "--quick", f"--out={tmp_path}"], timeout=300)
+    assert p.returncode == 0, p.stderr
+    if PAPER.is_dir():
+        assert {f.name for f in tmp_path.glob("*.png")} >= {"paper_godzilla_quick.png", "paper_qatar_quick.png"}
+    else:
+        assert "skipped" in p.stdout

@@ -94,7 +94,7 @@ def test_stage_warm_start_reuses_the_previous_stage_and_retargets_t(monkeypatch)
     import dehazing_system as ds
     from utils.haze import estimate_airlight
     hazy = hazy_motorcycle(beta=0.3, scale=0.12)[0]
-    for name, value in {"STAGE_WARM_START": True, "MAX_SIDE": 64, "PROGRESS": False}.items():
+    for name, value in {"STAGE_WARM_START": True, "PRIOR_SPLIT": False, "MAX_SIDE": 64, "PROGRESS": False}.items():
         monkeypatch.setattr(ds, name, value)
     stages = ds.dehaze_stages(hazy, estimate_airlight(hazy), [20, 5], torch.device("cpu"))
     assert torch.equal(stages[1].state["code"], stages[0].state["code"])

@@ -90,3 +90,20 @@ def test_truncated_jpeg_is_an_error(tmp_path, rgb):
     (tmp_path / "cut.jpg").write_bytes(data[: len(data) // 2])
     with pytest.raises(UserError, match="truncated"):
         load_image(tmp_path / "cut.jpg")
+
+
+def test_guided_filter_without_opencv_contrib_matches_and_the_fast_filter_is_close(monkeypatch):
+    import cv2
+    import skimage.data
+
+    from utils.guided import guided_filter, guided_upsample
+    guide = cv2.resize(skimage.data.astronaut(), (256, 256), interpolation=cv2.INTER_AREA).astype(np.float32) / 255
+    src = (guide.mean(axis=2) > 0.5).astype(np.float32)
+    contrib = guided_filter(guide, src, 8, 0.1)
+    monkeypatch.delattr(cv2, "ximgproc")
+    assert np.allclose(guided_filter(guide, src, 8, 0.1), contrib, atol=1e-4)
+    # the fast filter: coefficients at a quarter of the size, applied at full size in strips
+    small = cv2.resize(guide, (64, 64), interpolation=cv2.INTER_AREA)
+    up = guided_upsample(guide, small, cv2.resize(src, (64, 64), interpolation=cv2.INTER_AREA), 2, 0.1, rows=50)
+    plain = cv2.resize(cv2.resize(src, (64, 64), interpolation=cv2.INTER_AREA), (256, 256))
+    assert up.shape == src.shape and np.abs(up - contrib).mean() < 0.5 * np.abs(plain - contrib).mean()

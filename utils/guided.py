@@ -14,7 +14,18 @@ def scaled_radius(shape: tuple[int, int], fraction: float, minimum: int = 1) -> 
 
 
 def guided_filter(guide: np.ndarray, src: np.ndarray, radius: int, eps: float = 1e-3) -> np.ndarray:
-    """Filter `src` (HxW or HxWxC float) so its edges follow those of `guide` (HxWx3 float in [0, 1])."""
+    """Filter `src` (HxW or HxWxC float) so its edges follow those of `guide` (HxWx3 float in [0, 1]).
+
+    OpenCV contrib's implementation; where only plain OpenCV is installed (its `cv2` shadows contrib's),
+    the same filter computed here."""
+    if not hasattr(cv2, "ximgproc"):
+        g = np.ascontiguousarray(guide, np.float32)
+        chans = src.reshape(src.shape[0], src.shape[1], -1)
+        out = np.empty(chans.shape, np.float32)
+        for k in range(chans.shape[2]):
+            c = _coefficients(g, chans[:, :, k], radius, eps)
+            out[:, :, k] = np.einsum("ijc,ijc->ij", c[:, :, :3], g) + c[:, :, 3]
+        return out.reshape(src.shape)
     out = cv2.ximgproc.guidedFilter(np.ascontiguousarray(guide, dtype=np.float32),
                                     np.ascontiguousarray(src, dtype=np.float32), int(radius), float(eps))
     return out.reshape(src.shape)

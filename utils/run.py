@@ -26,7 +26,15 @@ from utils.errors import UserError
 
 
 def pick_device(name: str = "auto") -> torch.device:
-    """CUDA, then Apple MPS, then CPU for 'auto'; an explicit name must be available."""
+    """CUDA, then Apple MPS, then CPU for 'auto'; an explicit name must be available. On CUDA, cuDNN
+    picks its fastest convolution algorithms (the shapes never change during a run)."""
+    device = _pick_device(name)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+    return device
+
+
+def _pick_device(name: str) -> torch.device:
     name = name.lower()
     if name == "auto":
         if torch.cuda.is_available():
