@@ -151,15 +151,13 @@ def airlight_of(image: np.ndarray) -> np.ndarray:
 
 
 def validate_settings() -> None:
+    from utils.config import check_choice
     from utils.errors import UserError
     if STAGES < 1:
         raise UserError(f"--stages={STAGES}: need at least 1 stage")
-    if SCHEDULE not in ("fixed", "adaptive"):
-        raise UserError(f"--schedule={SCHEDULE}: use fixed or adaptive")
-    if AIRLIGHT not in ("fixed", "learned"):
-        raise UserError(f"--airlight={AIRLIGHT}: use fixed or learned")
-    if VIDEO_AIRLIGHT not in ("carry", "per_frame"):
-        raise UserError(f"--video_airlight={VIDEO_AIRLIGHT}: use carry or per_frame")
+    check_choice("schedule", SCHEDULE, ("fixed", "adaptive"))
+    check_choice("airlight", AIRLIGHT, ("fixed", "learned"))
+    check_choice("video_airlight", VIDEO_AIRLIGHT, ("carry", "per_frame"))
     if len(CHANNELS) != len(SKIPS):
         raise UserError(f"--channels and --skips need the same length ({len(CHANNELS)} vs {len(SKIPS)})")
     if FRAME_STEP < 1 or VIDEO_ITERS_FIRST < 1 or VIDEO_ITERS_NEXT < 1 or ITERS < 1:

@@ -182,7 +182,7 @@ def label_outputs(run_dir: Path, image: np.ndarray, labels: np.ndarray, n: int, 
 def main(argv: list[str]) -> int:
     from net import checkpoint, precision
     from net.segment import fuse_paper, fuse_vote, segment
-    from utils.config import configure
+    from utils.config import check_choice, configure
     from utils.errors import UserError
     from utils.image_io import load_image, save_image
     from utils.plotting import plot_curves
@@ -193,12 +193,9 @@ def main(argv: list[str]) -> int:
         globals()["INPUT"] = config["input"] = SAMPLES.get(LAYERS, SAMPLES[3])
     if LAYERS < 2:
         raise UserError(f"--layers={LAYERS}: need at least 2 layers")
-    if MASK_INPUT not in ("noise", "image"):
-        raise UserError(f"--mask_input={MASK_INPUT}: use noise or image")
-    if METHOD not in ("system", "multi"):
-        raise UserError(f"--method={METHOD}: use system or multi")
-    if FUSION not in ("vote", "paper"):
-        raise UserError(f"--fusion={FUSION}: use vote or paper")
+    check_choice("mask_input", MASK_INPUT, ("noise", "image"))
+    check_choice("method", METHOD, ("system", "multi"))
+    check_choice("fusion", FUSION, ("vote", "paper"))
     if LAYERS > 3 and METHOD == "system":
         raise UserError("--method=system fuses three pairwise runs, so it needs --layers=3; use --method=multi")
     if len(CHANNELS) < 1 or min(CHANNELS) < 1:

@@ -28,7 +28,7 @@ QUICK = {"segmentation": ["--step1_iters=10", "--step2_iters=10", "--hint_iters=
          "dehazing_system": ["--iters=10"]}
 
 
-def figures(out: Path, common: list[str], quick: bool, preset: str) -> list[str]:
+def figures(out: Path, common: list[str], quick: bool, preset: str, only: str = "") -> list[str]:
     """Each figure: (script, input, settings, panels of ours, the paper's images to show beside them)."""
     seg_preset = [f"--preset={preset}"] if preset else []
     dehaze_preset = ["--preset=paper"] if preset else ["--stages=2"]
@@ -50,6 +50,8 @@ def figures(out: Path, common: list[str], quick: bool, preset: str) -> list[str]
     }
     written = []
     for name, (script, image, args, ours, theirs) in jobs.items():
+        if only and name not in only.split(","):
+            continue
         if not image.exists():
             print(f"skipped {name}: {image} is absent")
             continue
@@ -71,6 +73,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quick", action="store_true", help="a few iterations (smoke test)")
     p.add_argument("--preset", default="", help="paper: the paper's iteration counts")
     p.add_argument("--device", default="auto")
+    p.add_argument("--only", default="", help="comma-separated figures: godzilla, godzilla_two_layer, "
+                   "mountain_three_layer, qatar")
     p.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
     a = p.parse_args(argv)
     if not (PAPER / "images").is_dir():
@@ -79,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     common = [f"--device={a.device}", "--progress=false", f"--output_dir={ROOT / 'output' / 'paper_figures'}"]
-    figures(out, common, a.quick, a.preset)
+    figures(out, common, a.quick, a.preset, a.only)
     return 0
 
 

@@ -132,7 +132,8 @@ def dehaze(image: np.ndarray, s: DehazeSettings, device: torch.device, airlight:
                 loss = loss + losses.mse(A, a_fixed.expand_as(A))
         return Step(loss, recon, {"J": J[0], "t": t[0], "A": A[0] if a_net is not None else a_fixed[0]})
 
-    r = optimise(nets, step, s.iters, img, lr=s.lr, plateau=s.plateau, desc=s.name, progress=s.progress)
+    r = optimise(nets, step, s.iters, img, lr=s.lr, plateau=s.plateau, desc=s.name, progress=s.progress,
+                 inputs=[code] + ([grid] if grid is not None else []))
     best = r.best or r.last
     state = {"jt": {k: v.clone() for k, v in jt.state_dict().items()}, "code": code.contiguous(),
              "a_net": {k: v.clone() for k, v in a_net.state_dict().items()} if a_net is not None else None}

@@ -132,13 +132,14 @@ def segment(image: np.ndarray, hints: list[np.ndarray], s: SegmentSettings, devi
         return Step(loss, mix, outputs(ys, masks))
 
     steps: dict[str, LoopResult] = {}
-    r1 = optimise(nets, step1, s.step1_iters, img, lr=s.lr, desc=f"{s.name} step 1", progress=s.progress)
+    r1 = optimise(nets, step1, s.step1_iters, img, lr=s.lr, desc=f"{s.name} step 1", progress=s.progress,
+                  inputs=[code])
     steps["step1"] = r1
     result = r1
     if r1.stopped not in ("interrupted", "non_finite") and s.step2_iters > 0:
         track = min(max(s.hint_iters, s.sharpen_ramp), max(s.step2_iters - 1, 0))
         r2 = optimise(nets, step2, s.step2_iters, img, lr=s.lr, psnr_target=s.psnr_target, track_from=track,
-                      desc=f"{s.name} step 2", progress=s.progress)
+                      desc=f"{s.name} step 2", progress=s.progress, inputs=[code])
         steps["step2"] = r2
         result = r2
     best = result.best if result.best else result.last

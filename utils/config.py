@@ -162,3 +162,9 @@ def _resume(namespace: dict[str, Any], settings: list[Setting], overrides: dict[
         if k in known:
             namespace[k.upper()] = type(namespace[k.upper()])(v) if isinstance(v, list) else v
     return {s.name: namespace[s.name.upper()] for s in settings}
+
+
+def check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
+    """A setting that takes one of a few words: anything else is a one-line error listing them."""
+    if value not in choices:
+        raise UserError(f"--{name}={value}: use {', '.join(choices[:-1])} or {choices[-1]}")

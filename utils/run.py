@@ -175,33 +175,28 @@ def cli(main: Callable[[list[str]], int | None], argv: list[str] | None = None) 
     traceback); an interrupted run exits 130 (SIGINT) or 143 (SIGTERM) after writing its results."""
     argv = sys.argv[1:] if argv is None else argv
     debug = "--debug" in argv
+
+    def fail(message: str, code: int) -> int:
+        if debug:
+            traceback.print_exc()
+        print(message, file=sys.stderr)
+        return code
+
     try:
         with STOP:
             code = main(argv) or 0
         if STOP:
             code = STOP.exit_code
     except UserError as e:
-        if debug:
-            traceback.print_exc()
-        print(f"error: {e}", file=sys.stderr)
-        code = 2
+        code = fail(f"error: {e}", 2)
     except KeyboardInterrupt:
-        if debug:
-            traceback.print_exc()
-        print("aborted", file=sys.stderr)
-        code = 130
+        code = fail("aborted", 130)
     except OSError as e:
         if e.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):
             raise
-        if debug:
-            traceback.print_exc()
-        print(f"error: cannot write results ({e.strerror}: {e.filename or 'output folder'}); free some space "
-              "or choose --output_dir=PATH (finished files are complete; a checkpoint, if any, can be resumed)",
-              file=sys.stderr)
-        code = 2
+        code = fail(f"error: cannot write results ({e.strerror}: {e.filename or 'output folder'}); free some space "
+                    "or choose --output_dir=PATH (finished files are complete; a checkpoint, if any, can be "
+                    "resumed)", 2)
     except MemoryError:
-        if debug:
-            traceback.print_exc()
-        print("error: out of memory (lower --max_side or use a smaller image)", file=sys.stderr)
-        code = 2
+        code = fail("error: out of memory (lower --max_side or use a smaller image)", 2)
     sys.exit(code)
