@@ -163,7 +163,7 @@ def figure(grid: list[list[tuple[str, np.ndarray]]], path: Path) -> None:
             axes[r, c].set_title(title, fontsize=8)
     fig.tight_layout()
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=100, format="png")
+        fig.savefig(tmp, dpi=60, format="png")  # photos in PNG: keep the grid small
     plt.close(fig)
 
 

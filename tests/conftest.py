@@ -13,3 +13,19 @@ PAPER = ROOT.parent / "shared" / "paper"
 def _seeded():
     torch.manual_seed(0)
     yield
+
+
+@pytest.fixture(scope="session")
+def tiny_files(tmp_path_factory):
+    """A 56x40 two-texture image with its hints, truth and a hazy version, for fast script runs."""
+    import numpy as np
+
+    from utils.image_io import save_image
+    from utils.synthetic import eroded_hints, two_texture
+    d = tmp_path_factory.mktemp("tiny")
+    img, truth = two_texture((40, 56))
+    fg, bg = eroded_hints(truth.astype(np.uint8), [1, 0], size=7)
+    for name, a in {"img": img, "fg": fg, "bg": bg, "truth": truth.astype(np.float32),
+                    "hazy": img * 0.6 + 0.4 * np.float32(0.8)}.items():
+        save_image(d / f"{name}.png", a)
+    return d

@@ -12,21 +12,12 @@ import pytest
 from helpers import ROOT, results, run_command, run_script
 
 from net import checkpoint
-from utils.image_io import load_image, save_image
-from utils.synthetic import eroded_hints, two_texture
+from utils.image_io import load_image
 
 
-@pytest.fixture(scope="module")
-def small(tmp_path_factory):
-    d = tmp_path_factory.mktemp("ck")
-    img, truth = two_texture((40, 56))
-    fg, bg = eroded_hints(truth.astype(np.uint8), [1, 0], size=7)
-    save_image(d / "img.png", img)
-    save_image(d / "fg.png", fg)
-    save_image(d / "bg.png", bg)
-    hazy = img * 0.6 + 0.4 * np.float32(0.8)
-    save_image(d / "hazy.png", hazy)
-    return d
+@pytest.fixture
+def small(tiny_files):
+    return tiny_files
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from helpers import ROOT, results, run_cli, run_command
 from PIL import Image
 
 from utils.image_io import load_image, save_image
-from utils.synthetic import eroded_hints, two_texture
+from utils.synthetic import two_texture
 
 SCRIPTS = ["segmentation", "dehazing_system"]
 FAST = {"segmentation": ["--step1_iters=2", "--step2_iters=2", "--progress=false"],
@@ -50,16 +50,9 @@ ROWS = {
 }
 
 
-@pytest.fixture(scope="module")
-def files(tmp_path_factory):
-    d = tmp_path_factory.mktemp("inputs")
-    img, truth = two_texture((40, 56))
-    fg, bg = eroded_hints(truth.astype(np.uint8), [1, 0], size=7)
-    save_image(d / "img.png", img)
-    save_image(d / "fg.png", fg)
-    save_image(d / "bg.png", bg)
-    save_image(d / "truth.png", truth.astype(np.float32))
-    return d
+@pytest.fixture
+def files(tiny_files):
+    return tiny_files
 
 
 def args_for(script: str, image: Path, files: Path, out: Path) -> list[str]:
