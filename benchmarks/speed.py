@@ -18,8 +18,6 @@ Writes benchmarks/results/speed.md (speed_<device>.md for other devices than the
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
 import json
 import platform
 import re
@@ -35,6 +33,9 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from quality import run_script  # noqa: E402
+
 from net import losses  # noqa: E402
 from net.precision import autocast, bf16_supported  # noqa: E402
 from net.skip import skip  # noqa: E402
@@ -156,16 +157,6 @@ def per_iteration(device: torch.device, quick: bool, iters: int) -> list[str]:
         lines.append(f"| {name} | {shape[0]}x{shape[1]} | {ref:.4f} | " + " | ".join(cells) + " |")
         print(lines[-1], file=sys.stderr, flush=True)  # progress: each row as soon as it is measured
     return lines
-
-
-def run_script(name: str, args: list[str]) -> dict:
-    import importlib
-    module = importlib.reload(importlib.import_module(name))
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        module.main(args)
-    run = Path(out.getvalue().strip().splitlines()[-1])
-    return json.loads((run / "results.json").read_text())
 
 
 def end_to_end(device: torch.device, quick: bool, out_dir: Path) -> list[str]:

@@ -137,16 +137,17 @@ def dehaze(image: np.ndarray, s: DehazeSettings, device: torch.device, airlight:
     best = r.best or r.last
     state = {"jt": {k: v.clone() for k, v in jt.state_dict().items()}, "code": code.contiguous(),
              "a_net": {k: v.clone() for k, v in a_net.state_dict().items()} if a_net is not None else None}
-    return _finish(image, best, work, full, s, r, state, start)
+    return _finish(image, img_w, best, work, full, s, r, state, start)
 
 
-def _finish(image: np.ndarray, best: dict[str, torch.Tensor], work: tuple[int, int], full: tuple[int, int],
-            s: DehazeSettings, r: LoopResult, state: dict, start: float, rows: int = 512) -> Dehazed:
+def _finish(image: np.ndarray, img_w: np.ndarray, best: dict[str, torch.Tensor], work: tuple[int, int],
+            full: tuple[int, int], s: DehazeSettings, r: LoopResult, state: dict, start: float,
+            rows: int = 512) -> Dehazed:
     """t: guided-filtered against the input (at the working size, applied at full size), clipped to
     [t_min, 1]; J = (I − (1 − t)·A) / t at full resolution, clipped to [0, 1], a strip of rows at a time
     so a huge photo needs no full-size temporaries."""
     t_w = crop(best["t"].float().cpu().numpy()[0], work)
-    t = guided_upsample(image, resize(image, work), np.clip(t_w, 0, 1), scaled_radius(work, s.guided_radius),
+    t = guided_upsample(image, crop(img_w, work), np.clip(t_w, 0, 1), scaled_radius(work, s.guided_radius),
                         s.guided_eps)
     np.clip(t, s.t_min, 1, out=t)
     a = best["A"].float().cpu().numpy()

@@ -17,9 +17,9 @@ def bf16_supported(device: torch.device) -> bool:
 
 def resolve(precision: str, device: torch.device) -> str:
     """'auto' -> 'bf16' where supported, else 'fp32'; an explicit 'bf16' must be supported."""
+    from utils.config import check_choice
     from utils.errors import UserError
-    if precision not in ("auto", "fp32", "bf16"):
-        raise UserError(f"--precision={precision}: use auto, fp32 or bf16")
+    check_choice("precision", precision, ("auto", "fp32", "bf16"))
     if precision == "auto":
         return "bf16" if bf16_supported(device) else "fp32"
     if precision == "bf16" and not bf16_supported(device):

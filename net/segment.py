@@ -143,18 +143,18 @@ def segment(image: np.ndarray, hints: list[np.ndarray], s: SegmentSettings, devi
         steps["step2"] = r2
         result = r2
     best = result.best if result.best else result.last
-    return _finish(image, best, work, full, s, steps)
+    return _finish(image, img_w, best, work, full, s, steps)
 
 
-def _finish(image: np.ndarray, best: dict[str, torch.Tensor], work: tuple[int, int], full: tuple[int, int],
-            s: SegmentSettings, steps: dict[str, LoopResult]) -> Segmentation:
+def _finish(image: np.ndarray, img_w: np.ndarray, best: dict[str, torch.Tensor], work: tuple[int, int],
+            full: tuple[int, int], s: SegmentSettings, steps: dict[str, LoopResult]) -> Segmentation:
     """Crop the padding and bring the masks to full size: the soft mask upsampled, the refined one
     guided-filtered against the input (at the working size, then applied at full size: a huge photo
     never needs full-size temporaries); layers as full-size 8-bit images."""
     soft_w = np.clip(crop(best["mask"].float().cpu().numpy().transpose(1, 2, 0), work), 0, 1)  # h×w×K
     k = soft_w.shape[2]
     soft = np.clip(resize(soft_w, full).reshape(full + (k,)), 0, 1)
-    refined = guided_upsample(image, resize(image, work), soft_w, scaled_radius(work, s.guided_radius),
+    refined = guided_upsample(image, crop(img_w, work), soft_w, scaled_radius(work, s.guided_radius),
                               s.guided_eps).reshape(full + (k,))
     labels = np.empty(full, np.uint8)
     for y in range(0, full[0], 512):  # in strips: no full-size temporaries for a huge photo

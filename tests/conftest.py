@@ -15,17 +15,21 @@ def _seeded():
     yield
 
 
-@pytest.fixture(scope="session")
-def tiny_files(tmp_path_factory):
-    """A 56x40 two-texture image with its hints, truth and a hazy version, for fast script runs."""
+def write_inputs(d: Path, shape: tuple[int, int], erosion: int) -> Path:
+    """A two-texture image of `shape` with its hints (truth eroded by `erosion`), truth and a hazy version."""
     import numpy as np
 
     from utils.image_io import save_image
     from utils.synthetic import eroded_hints, two_texture
-    d = tmp_path_factory.mktemp("tiny")
-    img, truth = two_texture((40, 56))
-    fg, bg = eroded_hints(truth.astype(np.uint8), [1, 0], size=7)
+    img, truth = two_texture(shape)
+    fg, bg = eroded_hints(truth.astype(np.uint8), [1, 0], size=erosion)
     for name, a in {"img": img, "fg": fg, "bg": bg, "truth": truth.astype(np.float32),
                     "hazy": img * 0.6 + 0.4 * np.float32(0.8)}.items():
         save_image(d / f"{name}.png", a)
     return d
+
+
+@pytest.fixture(scope="session")
+def tiny_files(tmp_path_factory):
+    """56x40 inputs for fast script runs."""
+    return write_inputs(tmp_path_factory.mktemp("tiny"), (40, 56), 7)

@@ -2,23 +2,15 @@
 import numpy as np
 import pytest
 import torch
+from conftest import write_inputs
 from helpers import results, run_script
-
-from utils.image_io import save_image
-from utils.synthetic import eroded_hints, two_texture
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU")
 
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
-    d = tmp_path_factory.mktemp("cuda")
-    img, truth = two_texture((61, 93))
-    fg, bg = eroded_hints(truth.astype(np.uint8), [1, 0], size=9)
-    for name, a in {"img": img, "fg": fg, "bg": bg, "truth": truth.astype(np.float32),
-                    "hazy": img * 0.6 + 0.32}.items():
-        save_image(d / f"{name}.png", a)
-    return d
+    return write_inputs(tmp_path_factory.mktemp("cuda"), (61, 93), 9)
 
 
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
