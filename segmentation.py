@@ -6,7 +6,7 @@ jointly so that the layers, mixed by the mask, rebuild the image; hints say wher
     python segmentation.py                                   # bundled sample, two layers
     python segmentation.py --input=photo.jpg --fg_hint=fg.png --bg_hint=bg.png
     python segmentation.py --input=photo.jpg --hints=saliency
-    python segmentation.py --preset=paper --device=cuda      # the paper's iteration counts, one GPU
+    python segmentation.py --preset=paper --device=cuda      # the paper's mask and iterations, one GPU
 
 Every UPPER_CASE constant below is a setting: edit it here or override it as --lower_case=value
 (`--help` lists them). Each run writes a fresh folder under OUTPUT_DIR and prints its path last.
@@ -34,7 +34,7 @@ METHOD = "system"  # system: Double-DIP (2 layers) or 3 pairwise Double-DIPs fus
 FUSION = "vote"  # fusion of the system's pairwise runs: vote (majority) or paper (disagreement = middle)
 CHANNELS = [8, 16, 32]  # per-scale channels of every net (the paper's [8, 16, 32], no skips)
 INPUT_DEPTH = 2  # channels of each net's noise input
-MASK_INPUT = "noise"  # the mask net's input: noise (Double-DIP) or image (the image itself, as INPUT_DEPTH channels)
+MASK_INPUT = "texture"  # mask: texture (classifier of local texture statistics), or a DIP fed noise or the image
 MASK_HINT_WEIGHT = 1.0  # step 2: weight of the mask's agreement with the hints on hinted pixels
 REG_NOISE = 0.0  # std of the per-iteration jitter of the noise inputs
 # --- optimisation
@@ -50,7 +50,7 @@ MAX_SIDE = 320  # working resolution: longest side in pixels (outputs are always
 GUIDED_RADIUS = 0.01  # guided-filter radius as a fraction of the longest side
 GUIDED_EPS = 0.001  # guided-filter regularisation
 # --- run
-PRESET = ""  # paper: the paper's iteration counts (2000 + 4000; slow on a CPU)
+PRESET = ""  # paper: the paper's system (noise-fed mask) and iteration counts (2000 + 4000; slow on a CPU)
 DEVICE = "auto"  # auto (cuda, then mps, then cpu), cpu, cuda, cuda:N, mps
 PRECISION = "auto"  # nets' convolutions: auto (bf16 where the CPU/GPU has it, else fp32), fp32, bf16
 SEED = 0  # random seed (CPU runs repeat exactly)
@@ -60,7 +60,7 @@ RESUME = ""  # a checkpointed run's folder to continue, with its settings (the r
 PROGRESS = True  # show progress bars
 
 PRESETS = {"paper": {"step1_iters": 2000, "step2_iters": 4000, "hint_iters": 1000, "sharpen_ramp": 1000,
-                     "max_side": 800}}
+                     "max_side": 800, "mask_input": "noise"}}
 
 
 def resolve_hints(image: np.ndarray, n: int) -> tuple[list[str], list[np.ndarray]]:
@@ -193,7 +193,7 @@ def main(argv: list[str]) -> int:
         globals()["INPUT"] = config["input"] = SAMPLES.get(LAYERS, SAMPLES[3])
     if LAYERS < 2:
         raise UserError(f"--layers={LAYERS}: need at least 2 layers")
-    check_choice("mask_input", MASK_INPUT, ("noise", "image"))
+    check_choice("mask_input", MASK_INPUT, ("noise", "image", "texture"))
     check_choice("method", METHOD, ("system", "multi"))
     check_choice("fusion", FUSION, ("vote", "paper"))
     if LAYERS > 3 and METHOD == "system":

@@ -144,8 +144,7 @@ def _finish(image: np.ndarray, img_w: np.ndarray, best: dict[str, torch.Tensor],
             full: tuple[int, int], s: DehazeSettings, r: LoopResult, state: dict, start: float,
             rows: int = 512) -> Dehazed:
     """t: guided-filtered against the input (at the working size, applied at full size), clipped to
-    [t_min, 1]; J = (I − (1 − t)·A) / t at full resolution, clipped to [0, 1], a strip of rows at a time
-    so a huge photo needs no full-size temporaries."""
+    [t_min, 1]; J recovered from them at full resolution."""
     t_w = crop(best["t"].float().cpu().numpy()[0], work)
     t = guided_upsample(image, crop(img_w, work), np.clip(t_w, 0, 1), scaled_radius(work, s.guided_radius),
                         s.guided_eps)
@@ -156,11 +155,18 @@ def _finish(image: np.ndarray, img_w: np.ndarray, best: dict[str, torch.Tensor],
         A = np.broadcast_to(a[:, 0, 0].astype(np.float32), full + (3,))
     else:
         A = np.clip(resize(crop(a.transpose(1, 2, 0), work), full), 0, 1).astype(np.float32)
-    J = np.empty(full + (3,), np.float32)
-    for y in range(0, full[0], rows):
-        sl = slice(y, y + rows)
-        tt = t[sl, :, None]
-        np.clip((image[sl] - (1 - tt) * A[sl]) / tt, 0, 1, out=J[sl])
+    J = recover(image, t, A, rows)
     return Dehazed(J=J, t=t.astype(np.float32, copy=False), A=A, loop=r,
                    airlight=a[:, 0, 0] if constant else A.reshape(-1, 3).mean(axis=0),
                    state=state, time_s=time.time() - start)
+
+
+def recover(image: np.ndarray, t: np.ndarray, A: np.ndarray, rows: int = 512) -> np.ndarray:
+    """J = (I − (1 − t)·A) / t (t: HxW, already clipped away from 0; A: HxWx3, may be a broadcast view),
+    clipped to [0, 1], a strip of rows at a time so a huge photo needs no full-size temporaries."""
+    J = np.empty(image.shape[:2] + (3,), np.float32)
+    for y in range(0, image.shape[0], rows):
+        sl = slice(y, y + rows)
+        tt = t[sl, :, None]
+        np.clip((image[sl] - (1 - tt) * A[sl]) / tt, 0, 1, out=J[sl])
+    return J

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+from torch import nn
 
 from net import losses
 from net.loop import LoopResult, NoiseSchedule, Step, optimise
@@ -15,13 +16,15 @@ from net.precision import autocast
 from net.skip import skip
 from utils.guided import guided_upsample, scaled_radius
 from utils.image_io import crop, pad_to_multiple, resize, to_batch, to_uint8, working_shape
+from utils.texture import texture_features
 
 
 @dataclass
 class SegmentSettings:
     channels: tuple[int, ...] = (8, 16, 32)  # per-scale channels of every net (no skips)
     input_depth: int = 2  # channels of each net's noise input
-    mask_input: str = "noise"  # the mask net's input: noise (Double-DIP) or image (the image itself)
+    mask_input: str = "texture"  # the mask: texture (see segment), or a DIP fed noise (Double-DIP) or the image
+    texture_hidden: int = 32  # texture mask: hidden units of its per-pixel classifier
     input_var: float = 0.1  # scale of the uniform input noise
     reg_noise: float = 0.0  # std of the per-iteration input jitter
     step1_iters: int = 300  # fit layers inside their hints, mask to the hints
@@ -75,16 +78,25 @@ def segment(image: np.ndarray, hints: list[np.ndarray], s: SegmentSettings, devi
 
     img = to_batch(img_w, device)
     h_t = [to_batch(h, device) for h in hints_w]
-    # the K layer nets and the mask net share one architecture: run them as one grouped network
+    # the K layer nets and the mask net share one architecture: run them as one grouped network; a
+    # texture mask is instead a per-pixel classifier of local texture statistics (it cannot follow a
+    # layer net into a region that does not look like that layer's hints)
     mask_c = 1 if binary else k_layers
     c_out = max(3, mask_c)
+    by_texture = s.mask_input == "texture"
+    groups = k_layers + (0 if by_texture else 1)
     net = skip(s.input_depth, c_out, s.channels, s.channels, [0] * len(s.channels), sigmoid=False,
-               groups=k_layers + 1).to(device, memory_format=torch.channels_last)
-    nets = [net]
-    code = noise_input(s.input_depth * (k_layers + 1), shape, s.input_var).to(device)
+               groups=groups).to(device, memory_format=torch.channels_last)
+    nets: list[nn.Module] = [net]
+    code = noise_input(s.input_depth * groups, shape, s.input_var).to(device)
+    d = s.input_depth
     if s.mask_input == "image":  # the mask net sees the image: it learns which appearance is which layer
-        d = s.input_depth
         code[:, k_layers * d:] = img.mean(1, keepdim=True).expand(-1, d, -1, -1) if d != 3 else img
+    if by_texture:
+        feats = torch.from_numpy(texture_features(img_w)).to(device)[None]
+        mask_net = nn.Sequential(nn.Conv2d(feats.shape[1], s.texture_hidden, 1), nn.ReLU(),
+                                 nn.Conv2d(s.texture_hidden, mask_c, 1)).to(device)
+        nets.append(mask_net)
     code = code.contiguous(memory_format=torch.channels_last)
     # mask target of step 1: one-hot where hinted, uniform (1/K) elsewhere; for K=2 this is (fg-bg+1)/2
     hinted = torch.clamp(sum(h_t), 0, 1)
@@ -96,7 +108,7 @@ def segment(image: np.ndarray, hints: list[np.ndarray], s: SegmentSettings, devi
         with autocast(device, s.precision):
             out = net(jitter(code, noise(i, iters))).float()
         ys = [torch.sigmoid(out[:, k * c_out:k * c_out + 3]) for k in range(k_layers)]
-        raw = out[:, k_layers * c_out:k_layers * c_out + mask_c]
+        raw = mask_net(feats) if by_texture else out[:, k_layers * c_out:k_layers * c_out + mask_c]
         m = torch.sigmoid(raw) if binary else None
         masks = torch.cat([m, 1 - m], 1) if binary else torch.softmax(raw, 1)
         mix = sum(masks[:, k:k + 1] * ys[k] for k in range(k_layers))
@@ -112,7 +124,7 @@ def segment(image: np.ndarray, hints: list[np.ndarray], s: SegmentSettings, devi
         ys, masks, m, mix = forward(i, s.step1_iters)
         # a noise-fed mask learns the hints and 1/K elsewhere; an image-fed one learns only from the hints,
         # so that on unhinted pixels it answers from their appearance
-        mask_loss = losses.hint_l1(m, target, hinted) if s.mask_input == "image" else losses.l1(m, target)
+        mask_loss = losses.l1(m, target) if s.mask_input == "noise" else losses.hint_l1(m, target, hinted)
         loss = hint_loss(ys) + mask_loss
         return Step(loss, mix, outputs(ys, masks))
 

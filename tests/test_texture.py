@@ -1,0 +1,47 @@
+import numpy as np
+import torch
+
+from net.segment import SegmentSettings, segment
+from utils.metrics import iou
+from utils.synthetic import eroded_hints
+from utils.texture import texture_features
+
+
+def equal_mean_textures(shape: tuple[int, int] = (64, 96), seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Grey speckle inside an ellipse on grey stripes: the same mean and spread, different texture."""
+    rng = np.random.default_rng(seed)
+    h, w = shape
+    yy, xx = np.mgrid[0:h, 0:w]
+    truth = ((yy - h * 0.5) / (h * 0.33)) ** 2 + ((xx - w * 0.5) / (w * 0.3)) ** 2 <= 1
+    speckle = 0.5 + 0.2 * np.sign(rng.standard_normal((h, w)))
+    stripes = 0.5 + 0.2 * np.sign(np.sin((xx + 0.5 * yy) * 0.8))
+    grey = np.where(truth, speckle, stripes).astype(np.float32)
+    return np.repeat(grey[:, :, None], 3, axis=2), truth
+
+
+def test_texture_features_are_standardised_maps_at_the_image_size():
+    img, _ = equal_mean_textures()
+    f = texture_features(img)
+    assert f.dtype == np.float32 and f.shape[1:] == img.shape[:2] and f.shape[0] >= 9
+    assert np.isfinite(f).all()
+    np.testing.assert_allclose(f.reshape(len(f), -1).mean(axis=1), 0, atol=1e-3)
+
+
+def test_texture_features_tell_apart_textures_of_the_same_mean():
+    img, truth = equal_mean_textures()
+    inner = np.asarray(truth)
+    f = texture_features(img)
+    gap = max(abs(m[inner].mean() - m[~inner].mean()) for m in f)  # maps have unit spread
+    assert gap > 1.0
+    assert abs(img[inner].mean() - img[~inner].mean()) < 0.02  # while the grey level alone cannot
+
+
+def test_texture_mask_finds_the_region_beyond_its_hints():
+    img, truth = equal_mean_textures()
+    hints = eroded_hints(truth.astype(np.uint8), [1, 0], size=11)
+    s = SegmentSettings(mask_input="texture", step1_iters=60, step2_iters=60, hint_iters=30, sharpen_ramp=30,
+                        progress=False)
+    r = segment(img, hints, s, torch.device("cpu"))
+    found = iou(r.labels == 0, truth)
+    assert found > iou(hints[0] > 0, truth) + 0.15
+    assert found > 0.85
