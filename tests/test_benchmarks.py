@@ -31,3 +31,12 @@ def test_paper_figures_quick_runs_or_skips_cleanly(tmp_path):
         assert {f.name for f in tmp_path.glob("*.png")} >= {"paper_godzilla_quick.png", "paper_qatar_quick.png"}
     else:
         assert "skipped" in p.stdout
+
+
+def test_dcp_prior_benchmark_scores_every_case_for_every_omega(tmp_path):
+    p = run_command(["benchmarks/dcp_prior.py", f"--out={tmp_path}"], timeout=300)
+    assert p.returncode == 0, p.stderr
+    rows = [line for line in (tmp_path / "dcp_prior.md").read_text().splitlines() if line.startswith("| beta")]
+    assert len(rows) == 4
+    for row in rows:
+        assert len(re.findall(r"\d+\.\d\d / \d+\.\d\d", row)) == 4, row
