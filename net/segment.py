@@ -89,8 +89,8 @@ def segment(image: np.ndarray, hints: list[np.ndarray], s: SegmentSettings, devi
                groups=groups).to(device, memory_format=torch.channels_last)
     nets: list[nn.Module] = [net]
     code = noise_input(s.input_depth * groups, shape, s.input_var).to(device)
-    d = s.input_depth
     if s.mask_input == "image":  # the mask net sees the image: it learns which appearance is which layer
+        d = s.input_depth
         code[:, k_layers * d:] = img.mean(1, keepdim=True).expand(-1, d, -1, -1) if d != 3 else img
     if by_texture:
         feats = torch.from_numpy(texture_features(img_w)).to(device)[None]
