@@ -16,6 +16,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from net.dehaze import recover  # noqa: E402
 from utils.haze import dark_channel, dcp_transmission, estimate_airlight, hazy_motorcycle  # noqa: E402
 from utils.metrics import psnr  # noqa: E402
 
@@ -25,8 +26,8 @@ OMEGAS = (0.95, 0.85, 0.75, 0.6)
 
 
 def dehazed_psnr(hazy: np.ndarray, clean: np.ndarray, airlight: np.ndarray, omega: float) -> float:
-    t = np.clip(dcp_transmission(hazy, airlight, omega), 0.1, 1)[:, :, None]
-    return psnr(np.clip((hazy - (1 - t) * airlight) / t, 0, 1), clean)
+    t = np.clip(dcp_transmission(hazy, airlight, omega), 0.1, 1)
+    return psnr(recover(hazy, t, np.broadcast_to(airlight, hazy.shape)), clean)
 
 
 def main(argv: list[str] | None = None) -> int:
