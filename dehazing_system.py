@@ -60,6 +60,7 @@ STAGE_WARM_START = True  # stage k+1 starts from stage k's nets (t shifted to it
 PRESET = ""  # paper: Figure 3c, two stages of 1000 then 3000 iterations; paper_single: one stage of 4000
 DEVICE = "auto"  # auto (cuda, then mps, then cpu), cpu, cuda, cuda:N, mps
 PRECISION = "auto"  # nets' convolutions: auto (bf16 where the CPU/GPU has it, else fp32), fp32, bf16
+CUDA_GRAPH = True  # on CUDA: capture one iteration as a CUDA graph and replay it (same results, fewer launches)
 SEED = 0  # random seed (CPU runs repeat exactly)
 OUTPUT_DIR = "output"  # each run writes a fresh folder here
 CHECKPOINT_EVERY = 0  # save nets, optimiser, inputs, RNG and iteration every N iterations (0 = off)
@@ -101,7 +102,7 @@ def stage_settings(k: int, iters: int, name: str = ""):  # -> net.dehaze.DehazeS
                           max_side=MAX_SIDE, guided_radius=GUIDED_RADIUS, guided_eps=GUIDED_EPS, t_min=T_MIN,
                           t_prior_weight=T_PRIOR_WEIGHT, t_prior_omega=T_PRIOR_OMEGA,
                           plateau=Plateau(PLATEAU_WINDOW, PLATEAU_GAIN) if SCHEDULE == "adaptive" else None,
-                          precision=PRECISION, progress=PROGRESS, name=name or f"stage {k}",
+                          precision=PRECISION, cuda_graph=CUDA_GRAPH, progress=PROGRESS, name=name or f"stage {k}",
                           retarget_t=STAGE_WARM_START and k > 0)
 
 

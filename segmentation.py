@@ -53,6 +53,7 @@ GUIDED_EPS = 0.001  # guided-filter regularisation
 PRESET = ""  # paper: the paper's system (noise-fed mask) and iteration counts (2000 + 4000; slow on a CPU)
 DEVICE = "auto"  # auto (cuda, then mps, then cpu), cpu, cuda, cuda:N, mps
 PRECISION = "auto"  # nets' convolutions: auto (bf16 where the CPU/GPU has it, else fp32), fp32, bf16
+CUDA_GRAPH = True  # on CUDA: capture one iteration as a CUDA graph and replay it (same results, fewer launches)
 SEED = 0  # random seed (CPU runs repeat exactly)
 OUTPUT_DIR = "output"  # each run writes a fresh folder here
 CHECKPOINT_EVERY = 0  # save nets, optimiser, inputs, RNG and iteration every N iterations (0 = off)
@@ -112,7 +113,7 @@ def settings(**extra: object):  # -> net.segment.SegmentSettings
                            sharpen_weight=SHARPEN_WEIGHT, sharpen_ramp=SHARPEN_RAMP,
                            exclusion_weight=EXCLUSION_WEIGHT, psnr_target=PSNR_TARGET or None, lr=LR,
                            max_side=MAX_SIDE, guided_radius=GUIDED_RADIUS, guided_eps=GUIDED_EPS,
-                           precision=PRECISION, progress=PROGRESS, **extra)
+                           precision=PRECISION, cuda_graph=CUDA_GRAPH, progress=PROGRESS, **extra)
 
 
 def save_layers(run_dir: Path, names: list[str], hints: list[np.ndarray], seg) -> None:

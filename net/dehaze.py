@@ -9,8 +9,8 @@ import numpy as np
 import torch
 
 from net import losses
-from net.loop import LoopResult, NoiseSchedule, Plateau, Step, optimise
-from net.noise import meshgrid_input, noise_input
+from net.loop import Knobs, LoopResult, NoiseSchedule, Plateau, Step, optimise
+from net.noise import jitter, meshgrid_input, noise_input
 from net.precision import autocast
 from net.skip import skip
 from utils.guided import guided_upsample, scaled_radius
@@ -28,6 +28,7 @@ class DehazeSettings:
     iters: int = 1000
     lr: float = 1e-3
     precision: str = "fp32"  # fp32, or bf16 for the nets' convolutions (see net.precision)
+    cuda_graph: bool = True  # on CUDA, capture an iteration once and replay it (see net.loop)
     smooth_weight: float = 0.005  # weight of the local-variance smoothness of t
     airlight: str = "fixed"  # fixed (dark-channel estimate) or learned (A net on a meshgrid)
     airlight_pull_iters: int = 1000  # learned A: iterations pulled towards the estimate
@@ -107,33 +108,35 @@ def dehaze(image: np.ndarray, s: DehazeSettings, device: torch.device, airlight:
     jitter_j[:, : s.input_depth] = 1  # only the J net's input is jittered (as in Double-DIP)
     noise = NoiseSchedule(std=s.reg_noise)
     nets = [jt] + ([a_net] if a_net is not None else [])
+    # per-iteration values, read as tensors so that every iteration computes the same thing (net.loop.Knobs)
+    knobs = Knobs(lambda i: {"noise": noise(i, s.iters), "pull": float(i < s.airlight_pull_iters)}, device)
 
-    def forward(i: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        std = noise(i, s.iters)
-        x = code + torch.randn_like(code) * jitter_j * std if std else code
+    def forward() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        std = knobs["noise"]
+        x = code + torch.randn_like(code) * (jitter_j * std) if s.reg_noise else code
         with autocast(device, s.precision):
             out = jt(x).float()
         J, t = torch.sigmoid(out[:, :3]), torch.sigmoid(out[:, 3:4])
         if a_net is None:
             return J, t, a_fixed
         with autocast(device, s.precision):
-            A = a_net(grid + torch.randn_like(grid) * std if std else grid).float()
+            A = a_net(jitter(grid, std) if s.reg_noise else grid).float()
         return J, t, A
 
     def step(i: int) -> Step:
-        J, t, A = forward(i)
+        J, t, A = forward()
         recon = t * J + (1 - t) * A
         loss = losses.mse(recon, img) + s.smooth_weight * losses.smoothness(t)
         if t_target is not None:
             loss = loss + s.t_prior_weight * losses.mse(t, t_target)
         if a_net is not None:
             loss = loss + s.airlight_smooth_weight * losses.smoothness(A)
-            if i < s.airlight_pull_iters:
-                loss = loss + losses.mse(A, a_fixed.expand_as(A))
+            if s.airlight_pull_iters > 0:  # for the first airlight_pull_iters iterations
+                loss = loss + knobs["pull"] * losses.mse(A, a_fixed.expand_as(A))
         return Step(loss, recon, {"J": J[0], "t": t[0], "A": A[0] if a_net is not None else a_fixed[0]})
 
     r = optimise(nets, step, s.iters, img, lr=s.lr, plateau=s.plateau, desc=s.name, progress=s.progress,
-                 inputs=[code] + ([grid] if grid is not None else []))
+                 inputs=[code] + ([grid] if grid is not None else []), knobs=knobs, cuda_graph=s.cuda_graph)
     best = r.best or r.last
     state = {"jt": {k: v.clone() for k, v in jt.state_dict().items()}, "code": code.contiguous(),
              "a_net": {k: v.clone() for k, v in a_net.state_dict().items()} if a_net is not None else None}

@@ -1,6 +1,7 @@
 """The one optimisation loop every coupled-DIP system runs: Adam on the nets' parameters, the
 reconstruction PSNR watched at every iteration, the best state kept, and clean stops (PSNR target,
-plateau, NaN/Inf, Ctrl-C/SIGTERM)."""
+plateau, NaN/Inf, Ctrl-C/SIGTERM). On CUDA the iteration (forward, losses, backward) can be captured
+once as a CUDA graph and replayed: a DIP iteration is hundreds of small kernels, launch-bound on a GPU."""
 from __future__ import annotations
 
 import math
@@ -66,6 +67,26 @@ class Plateau:
         return best_so_far[-1] - best_so_far[-1 - self.window] < self.min_gain
 
 
+class Knobs:
+    """A system's per-iteration scalars (loss weights, noise std), held in one device tensor.
+
+    A step reads them as tensors (`knobs["ramp"]`) instead of branching on the iteration, so its
+    computation is the same at every iteration and one captured CUDA graph serves them all;
+    `schedule(i)` gives their values at iteration i, written by the loop before each iteration."""
+
+    def __init__(self, schedule: Callable[[int], dict[str, float]], device: torch.device) -> None:
+        self.schedule = schedule
+        self.names = list(schedule(0))
+        self.values = torch.zeros(len(self.names), device=device)
+
+    def set(self, i: int) -> None:
+        values = self.schedule(i)
+        self.values.copy_(torch.tensor([values[n] for n in self.names]))
+
+    def __getitem__(self, name: str) -> torch.Tensor:
+        return self.values[self.names.index(name)]
+
+
 def psnr(x: torch.Tensor, target: torch.Tensor) -> float:
     """PSNR in dB of x (clipped to [0, 1]) against target."""
     err = torch.mean((x.detach().clamp(0, 1) - target) ** 2).item()
@@ -76,7 +97,8 @@ def optimise(nets: Sequence[nn.Module], step: Callable[[int], Step], iters: int,
              lr: float = 1e-3, psnr_target: float | None = None, plateau: Plateau | None = None,
              track_from: int = 0, optimizer: torch.optim.Optimizer | None = None,
              desc: str = "", progress: bool = True, extra_params: Sequence[nn.Parameter] = (),
-             inputs: Sequence[torch.Tensor] = ()) -> LoopResult:
+             inputs: Sequence[torch.Tensor] = (), knobs: Knobs | None = None,
+             cuda_graph: bool = False) -> LoopResult:
     """Run `iters` iterations of `step` with Adam (lr 1e-3) over the parameters of `nets`.
 
     The best state (weights and outputs) is the one with the highest reconstruction PSNR from
@@ -85,6 +107,10 @@ def optimise(nets: Sequence[nn.Module], step: Callable[[int], Step], iters: int,
     either way so the caller can write it. With a checkpoint active (net.checkpoint), the state of the
     nets, optimiser, extra parameters, `inputs` (e.g. noise codes) and RNG is saved as it goes, and a
     resumed run continues from it.
+
+    `knobs` are set for each iteration before `step` runs. With `cuda_graph` on a CUDA device, the
+    iteration is captured after a few eager ones and replayed: `step` must then compute the same thing
+    at every iteration (per-iteration values only through `knobs`), with static shapes.
     """
     params = [p for net in nets for p in net.parameters()] + list(extra_params)
     opt = optimizer or torch.optim.Adam(params, lr=lr)
@@ -96,17 +122,29 @@ def optimise(nets: Sequence[nn.Module], step: Callable[[int], Step], iters: int,
         st = _restore(saved, nets, opt, tensors)
         if saved["done"]:
             return st.result(opt)
+    device = target.device
+    graphed = cuda_graph and device.type == "cuda"
+
+    def iteration(i: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Forward, losses, backward: loss and reconstruction error as one tensor, and the outputs (detached:
+        nothing keeps this iteration's autograd graph alive into the next)."""
+        opt.zero_grad(set_to_none=True)  # captured: backward then writes gradients from the graph's pool
+        s = step(i)
+        s.loss.backward()
+        err = torch.mean((s.reconstruction.detach().clamp(0, 1) - target) ** 2)
+        return torch.stack([s.loss.detach(), err]), {k: v.detach() for k, v in s.outputs.items()}
+
+    run = _Graphed(iteration, device) if graphed else iteration
     bar = tqdm(range(st.next, iters), desc=desc, disable=not progress, dynamic_ncols=True, leave=False,
                file=sys.stderr, initial=st.next, total=iters)
     for i in bar:
         if STOP:
             st.stopped = "interrupted"
             break
-        opt.zero_grad(set_to_none=True)
-        s = step(i)
-        s.loss.backward()
-        err = torch.mean((s.reconstruction.detach().clamp(0, 1) - target) ** 2)
-        loss, err = torch.stack([s.loss.detach(), err]).tolist()  # the iteration's one host sync
+        if knobs is not None:
+            knobs.set(i)
+        stats, outputs = run(i)
+        loss, err = stats.tolist()  # the iteration's one host sync
         if not (math.isfinite(loss) and math.isfinite(err)):  # before the step: weights are still good
             for net, w in zip(nets, st.best_weights, strict=True):
                 net.load_state_dict(w)
@@ -117,7 +155,7 @@ def optimise(nets: Sequence[nn.Module], step: Callable[[int], Step], iters: int,
         p = 10.0 * math.log10(1.0 / err) if err > 0 else math.inf
         st.history["loss"].append(loss)
         st.history["psnr"].append(p)
-        st.last = {k: v.detach() for k, v in s.outputs.items()}
+        st.last = outputs
         if i >= track_from and p > st.best_psnr:  # the weights that produced these outputs, before the step
             st.best_psnr, st.best_step = p, i
             st.best = {k: v.clone() for k, v in st.last.items()}  # outputs may alias what the step changes
@@ -144,6 +182,34 @@ def optimise(nets: Sequence[nn.Module], step: Callable[[int], Step], iters: int,
         with torch.no_grad():
             st.last = {k: v.detach() for k, v in step(st.next).outputs.items()}
     return st.result(opt)
+
+
+class _Graphed:
+    """`iteration` run eagerly `warmup` times on a side stream (cuDNN autotuning, gradient buffers), then
+    captured once as a CUDA graph and replayed: each later call launches the whole iteration at once
+    and returns the same (static) output tensors, overwritten in place."""
+
+    def __init__(self, iteration: Callable[[int], Any], device: torch.device, warmup: int = 3) -> None:
+        self.iteration, self.device, self.warmup = iteration, device, warmup
+        self.graph: torch.cuda.CUDAGraph | None = None
+        self.static: Any = None
+
+    def __call__(self, i: int) -> Any:
+        main = torch.cuda.current_stream(self.device)
+        if self.warmup > 0:
+            self.warmup -= 1
+            side = torch.cuda.Stream(self.device)
+            side.wait_stream(main)
+            with torch.cuda.stream(side):
+                out = self.iteration(i)
+            main.wait_stream(side)
+            return out
+        if self.graph is None:
+            self.graph = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(self.graph):
+                self.static = self.iteration(i)
+        self.graph.replay()
+        return self.static
 
 
 @dataclass

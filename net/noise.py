@@ -24,6 +24,9 @@ def meshgrid_input(shape: tuple[int, int]) -> torch.Tensor:
     return torch.stack([xx, yy])[None]
 
 
-def jitter(x: torch.Tensor, std: float) -> torch.Tensor:
-    """Input-noise regularisation: a fresh normal perturbation of the fixed code at each iteration."""
+def jitter(x: torch.Tensor, std: float | torch.Tensor) -> torch.Tensor:
+    """Input-noise regularisation: a fresh normal perturbation of the fixed code at each iteration (a
+    tensor std, e.g. a loop knob, always draws it, so the computation is the same at every iteration)."""
+    if isinstance(std, torch.Tensor):
+        return x + torch.randn_like(x) * std
     return x + torch.randn_like(x) * std if std > 0 else x

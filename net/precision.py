@@ -28,7 +28,8 @@ def resolve(precision: str, device: torch.device) -> str:
 
 
 def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
-    """The context the nets run in: bf16 autocast, or nothing for fp32."""
+    """The context the nets run in: bf16 autocast, or nothing for fp32. No cast cache: every weight is
+    used once per iteration, and a captured CUDA graph must not keep casts made at capture time."""
     if precision == "bf16":
-        return torch.autocast(device.type, dtype=torch.bfloat16)
+        return torch.autocast(device.type, dtype=torch.bfloat16, cache_enabled=False)
     return contextlib.nullcontext()

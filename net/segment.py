@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from net import losses
-from net.loop import LoopResult, NoiseSchedule, Step, optimise
+from net.loop import Knobs, LoopResult, NoiseSchedule, Step, optimise
 from net.noise import jitter, noise_input
 from net.precision import autocast
 from net.skip import skip
@@ -37,6 +37,7 @@ class SegmentSettings:
     psnr_target: float | None = None  # stop step 2 early at this reconstruction PSNR
     lr: float = 1e-3
     precision: str = "fp32"  # fp32, or bf16 for the nets' convolutions (see net.precision)
+    cuda_graph: bool = True  # on CUDA, capture an iteration once and replay it (see net.loop)
     max_side: int = 320  # working resolution (longest side); outputs are full size
     guided_radius: float = 0.01  # guided-filter radius as a fraction of the image's longest side
     guided_eps: float = 1e-3
@@ -103,10 +104,14 @@ def segment(image: np.ndarray, hints: list[np.ndarray], s: SegmentSettings, devi
     target = torch.cat(h_t, 1) + (1 - hinted) / k_layers
     target = target[:, :1] if binary else target
     noise = NoiseSchedule(std=s.reg_noise)
+    # per-iteration values, read as tensors so that every iteration computes the same thing (net.loop.Knobs)
+    knobs1 = Knobs(lambda i: {"noise": noise(i, s.step1_iters)}, device)
+    knobs2 = Knobs(lambda i: {"noise": noise(i, s.step2_iters), "hint": float(i < s.hint_iters),
+                              "sharpen": s.sharpen_weight * min(1.0, (i + 1) / max(s.sharpen_ramp, 1))}, device)
 
-    def forward(i: int, iters: int) -> tuple[list[torch.Tensor], torch.Tensor, torch.Tensor, torch.Tensor]:
+    def forward(k: Knobs) -> tuple[list[torch.Tensor], torch.Tensor, torch.Tensor, torch.Tensor]:
         with autocast(device, s.precision):
-            out = net(jitter(code, noise(i, iters))).float()
+            out = net(jitter(code, k["noise"]) if s.reg_noise else code).float()
         ys = [torch.sigmoid(out[:, k * c_out:k * c_out + 3]) for k in range(k_layers)]
         raw = mask_net(feats) if by_texture else out[:, k_layers * c_out:k_layers * c_out + mask_c]
         m = torch.sigmoid(raw) if binary else None
@@ -121,7 +126,7 @@ def segment(image: np.ndarray, hints: list[np.ndarray], s: SegmentSettings, devi
         return {"layers": torch.stack([y[0] for y in ys]), "mask": masks[0]}
 
     def step1(i: int) -> Step:
-        ys, masks, m, mix = forward(i, s.step1_iters)
+        ys, masks, m, mix = forward(knobs1)
         # a noise-fed mask learns the hints and 1/K elsewhere; an image-fed one learns only from the hints,
         # so that on unhinted pixels it answers from their appearance
         mask_loss = losses.l1(m, target) if s.mask_input == "noise" else losses.hint_l1(m, target, hinted)
@@ -129,15 +134,14 @@ def segment(image: np.ndarray, hints: list[np.ndarray], s: SegmentSettings, devi
         return Step(loss, mix, outputs(ys, masks))
 
     def step2(i: int) -> Step:
-        ys, masks, m, mix = forward(i, s.step2_iters)
+        ys, masks, m, mix = forward(knobs2)
         loss = losses.l1(mix, img)
-        if i < s.hint_iters:
-            loss = loss + hint_loss(ys)
+        if s.hint_iters > 0:  # for the first hint_iters iterations
+            loss = loss + knobs2["hint"] * hint_loss(ys)
         if s.mask_hint_weight:  # hinted pixels are known: the mask must agree with them there
             loss = loss + s.mask_hint_weight * losses.hint_l1(m, target, hinted)
-        ramp = min(1.0, (i + 1) / max(s.sharpen_ramp, 1))
         sharpen = losses.binarisation(m) if binary else losses.entropy(masks)
-        loss = loss + s.sharpen_weight * ramp * sharpen
+        loss = loss + knobs2["sharpen"] * sharpen  # ramped up over sharpen_ramp iterations
         if s.exclusion_weight:
             loss = loss + s.exclusion_weight * sum(losses.exclusion(ys[a], ys[b])
                                                    for a in range(k_layers) for b in range(a + 1, k_layers))
@@ -145,13 +149,14 @@ def segment(image: np.ndarray, hints: list[np.ndarray], s: SegmentSettings, devi
 
     steps: dict[str, LoopResult] = {}
     r1 = optimise(nets, step1, s.step1_iters, img, lr=s.lr, desc=f"{s.name} step 1", progress=s.progress,
-                  inputs=[code])
+                  inputs=[code], knobs=knobs1, cuda_graph=s.cuda_graph)
     steps["step1"] = r1
     result = r1
     if r1.stopped not in ("interrupted", "non_finite") and s.step2_iters > 0:
         track = min(max(s.hint_iters, s.sharpen_ramp), max(s.step2_iters - 1, 0))
         r2 = optimise(nets, step2, s.step2_iters, img, lr=s.lr, psnr_target=s.psnr_target, track_from=track,
-                      desc=f"{s.name} step 2", progress=s.progress, inputs=[code])
+                      desc=f"{s.name} step 2", progress=s.progress, inputs=[code], knobs=knobs2,
+                      cuda_graph=s.cuda_graph)
         steps["step2"] = r2
         result = r2
     best = result.best if result.best else result.last

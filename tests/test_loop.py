@@ -72,3 +72,16 @@ def test_a_signal_stops_the_loop_cleanly():
     finally:
         STOP.signal = None
     assert r.stopped == "interrupted" and r.iterations == 11 and r.best
+
+
+def test_knobs_carry_each_iterations_values_into_the_step():
+    from net.loop import Knobs
+    net, fit_step, target = fit_problem()
+    knobs = Knobs(lambda i: {"weight": float(i < 3), "ramp": (i + 1) / 5}, torch.device("cpu"))
+    seen = []
+
+    def step(i):
+        seen.append((i, knobs["weight"].item(), knobs["ramp"].item()))
+        return fit_step(i)
+    optimise([net], step, 5, target, progress=False, knobs=knobs)
+    assert seen == [(i, float(i < 3), pytest.approx((i + 1) / 5)) for i in range(5)]

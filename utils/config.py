@@ -140,7 +140,7 @@ def configure(namespace: dict[str, Any], argv: list[str] | None = None,
 
 
 # settings a resumed run may change: they do not affect its result
-RESUME_MAY_CHANGE = {"resume", "checkpoint_every", "progress", "device", "output_dir"}
+RESUME_MAY_CHANGE = {"resume", "checkpoint_every", "progress", "device", "output_dir", "cuda_graph"}
 
 
 def _resume(namespace: dict[str, Any], settings: list[Setting], overrides: dict[str, Any]) -> dict[str, Any]:
