@@ -45,12 +45,12 @@ SHARPEN_WEIGHT = 0.02  # weight of the binarisation (2 layers) or entropy (softm
 SHARPEN_RAMP = 300  # step-2 iterations over which that weight ramps up from 0
 EXCLUSION_WEIGHT = 0.0  # gradient exclusion loss between layers (0 = off)
 PSNR_TARGET = 0.0  # stop step 2 once the reconstruction reaches this PSNR in dB (0 = never)
-LR = 0.001  # Adam learning rate
+LR = 0.003  # Adam learning rate (the paper: 0.001)
 MAX_SIDE = 320  # working resolution: longest side in pixels (outputs are always full size)
 GUIDED_RADIUS = 0.01  # guided-filter radius as a fraction of the longest side
 GUIDED_EPS = 0.001  # guided-filter regularisation
 # --- run
-PRESET = ""  # paper: the paper's system (noise-fed mask) and iteration counts (2000 + 4000; slow on a CPU)
+PRESET = ""  # paper: the paper's system (noise-fed mask), learning rate and iterations (2000 + 4000; slow on a CPU)
 DEVICE = "auto"  # auto (cuda, then mps, then cpu), cpu, cuda, cuda:N, mps
 PRECISION = "auto"  # nets' convolutions: auto (bf16 where the CPU/GPU has it, else fp32), fp32, bf16
 CUDA_GRAPH = True  # on CUDA: capture one iteration as a CUDA graph and replay it (same results, fewer launches)
@@ -61,7 +61,7 @@ RESUME = ""  # a checkpointed run's folder to continue, with its settings (the r
 PROGRESS = True  # show progress bars
 
 PRESETS = {"paper": {"step1_iters": 2000, "step2_iters": 4000, "hint_iters": 1000, "sharpen_ramp": 1000,
-                     "max_side": 800, "mask_input": "noise"}}
+                     "max_side": 800, "mask_input": "noise", "lr": 0.001}}
 
 
 def resolve_hints(image: np.ndarray, n: int) -> tuple[list[str], list[np.ndarray]]:

@@ -25,7 +25,7 @@ class DehazeSettings:
     input_depth: int = 8  # channels of the noise inputs
     input_var: float = 0.1  # scale of the uniform input noise
     reg_noise: float = 1 / 30  # std of the per-iteration jitter of the J net's input
-    iters: int = 1000
+    iters: int = 300
     lr: float = 1e-3
     precision: str = "fp32"  # fp32, or bf16 for the nets' convolutions (see net.precision)
     cuda_graph: bool = True  # on CUDA, capture an iteration once and replay it (see net.loop)

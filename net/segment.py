@@ -35,7 +35,7 @@ class SegmentSettings:
     exclusion_weight: float = 0.0  # gradient exclusion between layers (Zhang et al.), 0 = off
     mask_hint_weight: float = 1.0  # step 2 keeps the mask equal to the hints on hinted pixels
     psnr_target: float | None = None  # stop step 2 early at this reconstruction PSNR
-    lr: float = 1e-3
+    lr: float = 3e-3  # Adam (the paper: 1e-3)
     precision: str = "fp32"  # fp32, or bf16 for the nets' convolutions (see net.precision)
     cuda_graph: bool = True  # on CUDA, capture an iteration once and replay it (see net.loop)
     max_side: int = 320  # working resolution (longest side); outputs are full size
