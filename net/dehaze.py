@@ -113,7 +113,7 @@ def dehaze(image: np.ndarray, s: DehazeSettings, device: torch.device, airlight:
 
     def forward() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         std = knobs["noise"]
-        x = code + torch.randn_like(code) * (jitter_j * std) if s.reg_noise else code
+        x = jitter(code, jitter_j * std) if s.reg_noise else code
         with autocast(device, s.precision):
             out = jt(x).float()
         J, t = torch.sigmoid(out[:, :3]), torch.sigmoid(out[:, 3:4])

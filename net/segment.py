@@ -109,9 +109,9 @@ def segment(image: np.ndarray, hints: list[np.ndarray], s: SegmentSettings, devi
     knobs2 = Knobs(lambda i: {"noise": noise(i, s.step2_iters), "hint": float(i < s.hint_iters),
                               "sharpen": s.sharpen_weight * min(1.0, (i + 1) / max(s.sharpen_ramp, 1))}, device)
 
-    def forward(k: Knobs) -> tuple[list[torch.Tensor], torch.Tensor, torch.Tensor, torch.Tensor]:
+    def forward(knobs: Knobs) -> tuple[list[torch.Tensor], torch.Tensor, torch.Tensor, torch.Tensor]:
         with autocast(device, s.precision):
-            out = net(jitter(code, k["noise"]) if s.reg_noise else code).float()
+            out = net(jitter(code, knobs["noise"]) if s.reg_noise else code).float()
         ys = [torch.sigmoid(out[:, k * c_out:k * c_out + 3]) for k in range(k_layers)]
         raw = mask_net(feats) if by_texture else out[:, k_layers * c_out:k_layers * c_out + mask_c]
         m = torch.sigmoid(raw) if binary else None
