@@ -78,10 +78,15 @@ class Knobs:
         self.schedule = schedule
         self.names = list(schedule(0))
         self.values = torch.zeros(len(self.names), device=device)
+        # pinned on CUDA: the copy is queued without waiting for the GPU (the loop's one sync per iteration
+        # guarantees the previous copy has landed before the buffer is written again)
+        self._host = torch.zeros(len(self.names), pin_memory=device.type == "cuda")
 
     def set(self, i: int) -> None:
         values = self.schedule(i)
-        self.values.copy_(torch.tensor([values[n] for n in self.names]))
+        for k, n in enumerate(self.names):
+            self._host[k] = values[n]
+        self.values.copy_(self._host, non_blocking=True)
 
     def __getitem__(self, name: str) -> torch.Tensor:
         return self.values[self.names.index(name)]
