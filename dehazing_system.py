@@ -35,11 +35,11 @@ AIRLIGHT_FRAMES = 5  # frames whose airlight estimates give the carried median
 SAVE_FRAMES = False  # also write every dehazed frame as a PNG
 # --- system
 STAGES = 1  # dehazing stages: stage k+1 dehazes stage k's result (1 = plain Double-DIP)
-ITERS = 300  # iterations of the first stage (the truth PSNR peaks early: more over-fits the haze)
-ITER_FACTOR = 0.25  # stage k runs ITERS * ITER_FACTOR**k iterations (short: a warm-started stage over-fits; paper: 3)
-SCHEDULE = "fixed"  # fixed (the iteration counts above) or adaptive (stop each stage on a PSNR plateau)
-PLATEAU_WINDOW = 150  # adaptive: iterations over which the best reconstruction PSNR must improve...
-PLATEAU_GAIN = 0.5  # ...by at least this many dB, else the stage stops
+ITERS = 60  # iterations of the first stage (t has fitted its prior by then: more iterations over-fit the haze)
+ITER_FACTOR = 1.0  # stage k runs ITERS * ITER_FACTOR**k iterations (the paper: 3)
+SCHEDULE = "fixed"  # fixed (the iteration counts above) or adaptive (each stage stops at the knee of its PSNR curve)
+PLATEAU_WINDOW = 30  # adaptive: a stage stops once its best reconstruction PSNR has gained over the last N...
+PLATEAU_FRACTION = 0.25  # ...iterations no more than this fraction of its whole gain (ITERS is then the cap)
 AIRLIGHT = "fixed"  # fixed (dark-channel estimate) or learned (an A net, pulled to the estimate at first)
 AIRLIGHT_PULL_ITERS = 1000  # learned airlight: iterations pulled towards the estimate
 CHANNELS = [8, 16, 32, 64, 128]  # per-scale channels of the J and t nets
@@ -101,7 +101,7 @@ def stage_settings(k: int, iters: int, name: str = ""):  # -> net.dehaze.DehazeS
                           airlight=AIRLIGHT if k == 0 else "fixed", airlight_pull_iters=AIRLIGHT_PULL_ITERS,
                           max_side=MAX_SIDE, guided_radius=GUIDED_RADIUS, guided_eps=GUIDED_EPS, t_min=T_MIN,
                           t_prior_weight=T_PRIOR_WEIGHT, t_prior_omega=T_PRIOR_OMEGA,
-                          plateau=Plateau(PLATEAU_WINDOW, PLATEAU_GAIN) if SCHEDULE == "adaptive" else None,
+                          plateau=Plateau(PLATEAU_WINDOW, PLATEAU_FRACTION) if SCHEDULE == "adaptive" else None,
                           precision=PRECISION, cuda_graph=CUDA_GRAPH, progress=PROGRESS, name=name or f"stage {k}",
                           retarget_t=STAGE_WARM_START and k > 0)
 

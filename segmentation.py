@@ -35,6 +35,7 @@ FUSION = "vote"  # fusion of the system's pairwise runs: vote (majority) or pape
 CHANNELS = [8, 16, 32]  # per-scale channels of every net (the paper's [8, 16, 32], no skips)
 INPUT_DEPTH = 2  # channels of each net's noise input
 MASK_INPUT = "texture"  # mask: texture (classifier of local texture statistics), or a DIP fed noise or the image
+GABOR = False  # texture mask: add Gabor filter-bank energies (4 orientations x 3 wavelengths) to its statistics
 MASK_HINT_WEIGHT = 1.0  # step 2: weight of the mask's agreement with the hints on hinted pixels
 REG_NOISE = 0.0  # std of the per-iteration jitter of the noise inputs
 # --- optimisation
@@ -108,7 +109,7 @@ def output_bytes(shape: tuple[int, int]) -> int:
 def settings(**extra: object):  # -> net.segment.SegmentSettings
     from net.segment import SegmentSettings
     return SegmentSettings(channels=tuple(CHANNELS), input_depth=INPUT_DEPTH, reg_noise=REG_NOISE,
-                           mask_input=MASK_INPUT, mask_hint_weight=MASK_HINT_WEIGHT,
+                           mask_input=MASK_INPUT, gabor=GABOR, mask_hint_weight=MASK_HINT_WEIGHT,
                            step1_iters=STEP1_ITERS, step2_iters=STEP2_ITERS, hint_iters=HINT_ITERS,
                            sharpen_weight=SHARPEN_WEIGHT, sharpen_ramp=SHARPEN_RAMP,
                            exclusion_weight=EXCLUSION_WEIGHT, psnr_target=PSNR_TARGET or None, lr=LR,

@@ -3,7 +3,7 @@
 1. Seconds per iteration (median after warm-up) of both systems at the issue's sizes: a plain
    reference path (one nn.Module per net, eager fp32, default layout) against our path (identical nets
    as one grouped network, channels-last), in fp32 and with bf16 autocast where the hardware has it;
-   on CUDA also with the whole iteration captured in a CUDA graph.
+   on CUDA also with forward and backward captured in a CUDA graph, as the scripts' loop does it.
 2. End to end (`--e2e`): the experiment scripts on the bundled samples, which have ground truth, with the
    paper's schedule (segmentation 2000 + 4000 iterations, dehazing 4000; fp32) against our defaults (and
    our segmentation with half its iterations; on CUDA also our defaults without CUDA graphs):
@@ -38,6 +38,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from quality import run_script  # noqa: E402
 
 from net import losses  # noqa: E402
+from net.loop import Graphed  # noqa: E402
 from net.precision import autocast, bf16_supported  # noqa: E402
 from net.skip import skip  # noqa: E402
 from utils.run import pick_device  # noqa: E402
@@ -50,39 +51,27 @@ def sync(device: torch.device) -> None:
 
 def seconds_per_iteration(nets: list[torch.nn.Module], inputs: list[torch.Tensor], loss_fn, iters: int,
                           warmup: int, device: torch.device, precision: str = "fp32", graph: bool = False) -> float:
-    """Median wall time of one Adam iteration (forward, loss, backward, step) after `warmup` iterations."""
+    """Median wall time of one Adam iteration (forward, loss, backward, step) after `warmup` iterations.
+    With `graph`, forward, loss and backward are captured and replayed as the scripts' loop does it
+    (net.loop.Graphed, Adam eager)."""
     params = [p for n in nets for p in n.parameters()]
-    opt = torch.optim.Adam(params, lr=1e-3, capturable=graph)
+    opt = torch.optim.Adam(params, lr=1e-3)
 
-    def body() -> torch.Tensor:
-        opt.zero_grad(set_to_none=not graph)
-        cast = (torch.autocast(device.type, dtype=torch.bfloat16, cache_enabled=False)
-                if graph and precision == "bf16" else autocast(device, precision))  # graphs need no cast cache
-        with cast:
+    def iteration(_: int = 0) -> torch.Tensor:
+        opt.zero_grad(set_to_none=True)
+        with autocast(device, precision):
             outs = [n(x).float() for n, x in zip(nets, inputs, strict=True)]
         loss = loss_fn(outs)
         loss.backward()
-        opt.step()
         return loss.detach()
 
-    if graph:  # warm up on a side stream, then capture one whole iteration and replay it
-        side = torch.cuda.Stream(device)
-        side.wait_stream(torch.cuda.current_stream(device))
-        with torch.cuda.stream(side):
-            for _ in range(3):
-                body()
-        torch.cuda.current_stream(device).wait_stream(side)
-        g = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(g):
-            body()
-        run = g.replay
-    else:
-        run = body
+    forward_backward = Graphed(iteration, device) if graph else iteration
     times = []
     for i in range(warmup + iters):
         sync(device)
         t = time.perf_counter()
-        run()
+        forward_backward(i)
+        opt.step()
         sync(device)
         if i >= warmup:
             times.append(time.perf_counter() - t)
@@ -149,7 +138,8 @@ def per_iteration(device: torch.device, quick: bool, iters: int) -> list[str]:
         for _, prec, graph in variants:
             torch.manual_seed(0)
             try:
-                s = seconds_per_iteration(*make(shape, True, device), iters, warmup, device, prec, graph)
+                s = seconds_per_iteration(*make(shape, True, device), iters, warmup + (4 if graph else 0), device,
+                                          prec, graph)  # a graph: 3 eager iterations, then the capture
                 cells.append(f"{s:.4f} ({ref / s:.2f}x)")
                 print(f"  {name} {prec}{' graph' if graph else ''}: {s:.4f} s/it (reference {ref:.4f})",
                       file=sys.stderr, flush=True)

@@ -25,7 +25,7 @@ class DehazeSettings:
     input_depth: int = 8  # channels of the noise inputs
     input_var: float = 0.1  # scale of the uniform input noise
     reg_noise: float = 1 / 30  # std of the per-iteration jitter of the J net's input
-    iters: int = 300
+    iters: int = 60
     lr: float = 1e-3
     precision: str = "fp32"  # fp32, or bf16 for the nets' convolutions (see net.precision)
     cuda_graph: bool = True  # on CUDA, capture an iteration once and replay it (see net.loop)
@@ -39,7 +39,7 @@ class DehazeSettings:
     t_min: float = 0.1  # the final t is clipped to [t_min, 1]
     t_prior_weight: float = 0.0  # weight of an MSE pull of t towards the dark-channel-prior transmission
     t_prior_omega: float = 0.95  # haze kept by that prior: t_dcp = 1 − ω·dark(I / A)
-    plateau: Plateau | None = None  # adaptive schedule: stop on a PSNR plateau
+    plateau: Plateau | None = None  # adaptive schedule: stop at the knee of the PSNR curve
     retarget_t: bool = False  # warm start from another stage: shift t's output to the new prior's mean
     progress: bool = True
     name: str = "dehaze"

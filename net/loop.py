@@ -55,16 +55,19 @@ class NoiseSchedule:
 
 @dataclass
 class Plateau:
-    """Stop once the best PSNR has gained less than `min_gain` dB over the last `window` iterations
-    (never before `min_iters`)."""
-    window: int = 200
-    min_gain: float = 0.05
+    """Stop at the knee of the PSNR curve: once the best PSNR has gained no more over the last `window`
+    iterations than `fraction` of all it has gained since the first iteration (never before `min_iters`).
+    Scale-free: it needs no dB threshold, which would depend on the image. A DIP's fast early gain
+    is the structure; the slow steady gain after the knee is the over-fitting (of haze, of noise)."""
+    window: int = 30
+    fraction: float = 0.25
     min_iters: int = 0
 
     def reached(self, i: int, best_so_far: list[float]) -> bool:
         if i + 1 < max(self.window, self.min_iters) or len(best_so_far) <= self.window:
             return False
-        return best_so_far[-1] - best_so_far[-1 - self.window] < self.min_gain
+        recent = best_so_far[-1] - best_so_far[-1 - self.window]
+        return recent <= self.fraction * (best_so_far[-1] - best_so_far[0])
 
 
 class Knobs:
@@ -139,7 +142,7 @@ def optimise(nets: Sequence[nn.Module], step: Callable[[int], Step], iters: int,
         err = torch.mean((s.reconstruction.detach().clamp(0, 1) - target) ** 2)
         return torch.stack([s.loss.detach(), err]), {k: v.detach() for k, v in s.outputs.items()}
 
-    run = _Graphed(iteration, device) if graphed else iteration
+    run = Graphed(iteration, device) if graphed else iteration
     bar = tqdm(range(st.next, iters), desc=desc, disable=not progress, dynamic_ncols=True, leave=False,
                file=sys.stderr, initial=st.next, total=iters)
     for i in bar:
@@ -189,7 +192,7 @@ def optimise(nets: Sequence[nn.Module], step: Callable[[int], Step], iters: int,
     return st.result(opt)
 
 
-class _Graphed:
+class Graphed:
     """`iteration` run eagerly `warmup` times on a side stream (cuDNN autotuning, gradient buffers), then
     captured once as a CUDA graph and replayed: each later call launches the whole iteration at once
     and returns the same (static) output tensors, overwritten in place."""

@@ -25,6 +25,7 @@ class SegmentSettings:
     input_depth: int = 2  # channels of each net's noise input
     mask_input: str = "texture"  # the mask: texture (see segment), or a DIP fed noise (Double-DIP) or the image
     texture_hidden: int = 32  # texture mask: hidden units of its per-pixel classifier
+    gabor: bool = False  # texture mask: Gabor filter-bank energies besides the local statistics
     input_var: float = 0.1  # scale of the uniform input noise
     reg_noise: float = 0.0  # std of the per-iteration input jitter
     step1_iters: int = 300  # fit layers inside their hints, mask to the hints
@@ -94,7 +95,7 @@ def segment(image: np.ndarray, hints: list[np.ndarray], s: SegmentSettings, devi
         d = s.input_depth
         code[:, k_layers * d:] = img.mean(1, keepdim=True).expand(-1, d, -1, -1) if d != 3 else img
     if by_texture:
-        feats = torch.from_numpy(texture_features(img_w)).to(device)[None]
+        feats = torch.from_numpy(texture_features(img_w, gabor=s.gabor)).to(device)[None]
         mask_net = nn.Sequential(nn.Conv2d(feats.shape[1], s.texture_hidden, 1), nn.ReLU(),
                                  nn.Conv2d(s.texture_hidden, mask_c, 1)).to(device)
         nets.append(mask_net)

@@ -61,13 +61,13 @@ def small_hazy(tmp_path_factory):
 def test_short_two_stage_dehaze_improves_psnr_and_writes_every_output(small_hazy, tmp_path):
     d = small_hazy
     run = run_script("dehazing_system", [f"--input={d / 'hazy.png'}", f"--gt={d / 'clean.png'}", "--stages=2",
-                                         "--iters=60", f"--output_dir={tmp_path}", *FAST])
+                                         "--iters=60", "--iter_factor=0.25", f"--output_dir={tmp_path}", *FAST])
     for name in ("input", "dehazed", "figure", "curves", "stage0_J", "stage0_t", "stage0_A", "stage1_J",
                  "stage1_t", "stage1_A"):
         assert (run / f"{name}.png").is_file(), name
     assert load_image(run / "dehazed.png").shape == load_image(d / "hazy.png").shape
     r = results(run)
-    assert [s["iterations"] for s in r["stages"]] == [60, 15]  # stage k: ITERS × ITER_FACTOR^k (0.25)
+    assert [s["iterations"] for s in r["stages"]] == [60, 15]  # stage k: ITERS × ITER_FACTOR^k
     assert all("psnr_gt" in s and "ssim_gt" in s for s in r["stages"])
     assert r["final"]["psnr_gt"] > r["final"]["hazy_psnr_gt"] + 1.0
     assert len(r["airlight"]) == 3
@@ -76,7 +76,7 @@ def test_short_two_stage_dehaze_improves_psnr_and_writes_every_output(small_hazy
 def test_adaptive_schedule_stops_on_a_plateau(small_hazy, tmp_path):
     d = small_hazy
     run = run_script("dehazing_system", [f"--input={d / 'hazy.png'}", "--gt=", "--schedule=adaptive",
-                                         "--iters=400", "--plateau_window=20", "--plateau_gain=5.0",
+                                         "--iters=400", "--plateau_window=20", "--plateau_fraction=0.5",
                                          f"--output_dir={tmp_path}", *FAST])
     r = results(run)
     assert r["stages"][0]["stopped"] == "plateau" and r["stages"][0]["iterations"] < 400

@@ -47,12 +47,14 @@ def test_non_finite_loss_restores_the_best_state_and_stops():
     assert psnr(net.x, target) >= r.best_psnr - 0.5
 
 
-def test_plateau_rule_stops_when_gain_over_window_is_small():
-    rule = Plateau(window=3, min_gain=0.5)
+def test_plateau_rule_stops_when_the_recent_gain_is_a_small_part_of_the_whole():
+    rule = Plateau(window=3, fraction=0.25)
     assert not rule.reached(2, [10, 11, 12])
-    assert not rule.reached(4, [10, 11, 12, 12.1, 12.2])  # gained 12.2 - 11 = 1.2 dB over the last 3
-    assert rule.reached(5, [10, 11, 12, 12.1, 12.2, 12.3])  # gained 0.3 dB over the last 3
-    assert not Plateau(window=3, min_gain=0.5, min_iters=10).reached(5, [10, 11, 12, 12.1, 12.2, 12.3])
+    assert not rule.reached(4, [10, 11, 12, 12.1, 12.2])  # 1.2 dB over the last 3 of 2.2 dB in all
+    assert rule.reached(5, [10, 11, 12, 12.1, 12.2, 12.3])  # 0.3 dB of 2.3 dB: under a quarter
+    assert not rule.reached(5, [20, 21, 22, 23, 24, 25])  # steady gain: no knee yet
+    assert rule.reached(3, [10, 10, 10, 10])  # no gain at all
+    assert not Plateau(window=3, fraction=0.25, min_iters=10).reached(5, [10, 11, 12, 12.1, 12.2, 12.3])
 
 
 def test_noise_schedule_warms_up_and_is_clean_on_the_last_iteration():

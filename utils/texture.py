@@ -7,13 +7,16 @@ import cv2
 import numpy as np
 
 SCALES = (1.0, 2.0, 4.0)  # Gaussian window sigmas in pixels at the working size
+GABOR_WAVELENGTHS = (4.0, 8.0, 16.0)  # Gabor filter wavelengths in pixels at the working size
+GABOR_ORIENTATIONS = 4
 
 
-def texture_features(image: np.ndarray, scales: tuple[float, ...] = SCALES) -> np.ndarray:
+def texture_features(image: np.ndarray, scales: tuple[float, ...] = SCALES, gabor: bool = False) -> np.ndarray:
     """Maps (C×H×W, float32, each standardised) summarising local texture: at each scale the
     Gaussian-windowed mean colour, standard deviation of the grey level, mean absolute horizontal,
     vertical and Laplacian responses, and the structure tensor's energy and coherence (how strongly
-    the texture is oriented: blades of grass are, gravel is not)."""
+    the texture is oriented: blades of grass are, gravel is not). With `gabor`, also the local energy of
+    a Gabor filter bank (see gabor_energy)."""
     img = np.ascontiguousarray(image, np.float32)
     grey = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY) if img.shape[2] == 3 else img[:, :, 0]
     gx, gy = cv2.Sobel(grey, cv2.CV_32F, 1, 0), cv2.Sobel(grey, cv2.CV_32F, 0, 1)
@@ -29,6 +32,33 @@ def texture_features(image: np.ndarray, scales: tuple[float, ...] = SCALES) -> n
         jxx, jyy, jxy = blur(gx * gx), blur(gy * gy), blur(gx * gy)  # the structure tensor
         energy = jxx + jyy
         maps += [np.sqrt(energy), np.sqrt((jxx - jyy) ** 2 + 4 * jxy**2) / (energy + 1e-6)]  # and coherence
+    if gabor:
+        maps += gabor_energy(grey)
+    return _standardise(maps, grey.shape)
+
+
+def gabor_energy(grey: np.ndarray, wavelengths: tuple[float, ...] = GABOR_WAVELENGTHS,
+                 orientations: int = GABOR_ORIENTATIONS) -> list[np.ndarray]:
+    """The classic texture-segmentation features: at each wavelength and orientation the energy of a
+    quadrature pair of Gabor filters (bandwidth one octave), averaged over a window a little wider than
+    the wavelength, on a log scale (texture contrast varies by orders of magnitude)."""
+    maps = []
+    for lam in wavelengths:
+        sigma = 0.56 * lam  # one-octave bandwidth
+        for k in range(orientations):
+            theta = np.pi * k / orientations
+            even = cv2.getGaborKernel((0, 0), sigma, theta, lam, 1.0, 0, ktype=cv2.CV_32F)
+            odd = cv2.getGaborKernel((0, 0), sigma, theta, lam, 1.0, np.pi / 2, ktype=cv2.CV_32F)
+            even -= even.mean()  # no response to the mean grey level
+            energy = np.sqrt(cv2.filter2D(grey, -1, even, borderType=cv2.BORDER_REFLECT) ** 2
+                             + cv2.filter2D(grey, -1, odd, borderType=cv2.BORDER_REFLECT) ** 2)
+            energy = cv2.GaussianBlur(energy, (0, 0), lam / 2, borderType=cv2.BORDER_REFLECT)
+            maps.append(np.log(energy + 1e-3))
+    return maps
+
+
+def _standardise(maps: list[np.ndarray], shape: tuple[int, ...]) -> np.ndarray:
+    """The maps as one C×H×W float32 array, each map with zero mean and unit variance."""
     f = np.stack(maps).reshape(len(maps), -1)
     f = (f - f.mean(axis=1, keepdims=True)) / (f.std(axis=1, keepdims=True) + 1e-6)
-    return f.reshape((-1,) + grey.shape).astype(np.float32)
+    return f.reshape((-1,) + shape).astype(np.float32)
