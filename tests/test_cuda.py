@@ -31,8 +31,8 @@ def test_segmentation_on_cuda_beats_the_hints(files, tmp_path, precision):
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
 def test_two_stage_dehazing_on_cuda_writes_every_stage(files, tmp_path, precision):
     run = run_script("dehazing_system", [f"--input={files / 'hazy.png'}", "--device=cuda", "--stages=2",
-                                         f"--precision={precision}", "--iters=60", "--iter_factor=0.25", "--progress=false",
-                                         f"--output_dir={tmp_path}"])
+                                         f"--precision={precision}", "--iters=60", "--iter_factor=0.25",
+                                         "--progress=false", f"--output_dir={tmp_path}"])
     r = results(run)
     assert r["device"].startswith("cuda") and r["iterations_used"] == [60, 15]
     assert (run / "stage1_J.png").is_file() and np.isfinite(r["stages"][1]["reconstruction_psnr"])
