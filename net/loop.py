@@ -17,16 +17,6 @@ from tqdm import tqdm
 from net import checkpoint
 from utils.run import STOP
 
-# a CUDA-graph capture (eager warm-up on a side stream, cuDNN autotuning, the graph's memory pool) costs
-# seconds: on an H200, 60 dehazing iterations took 4.5 s with it and 1.6 s without; 900 segmentation
-# iterations 6.5 s with it and 9.8 s without. Calls shorter than this run eagerly.
-GRAPH_MIN_ITERS = 250
-
-
-def graph_pays(device: torch.device, iterations: int) -> bool:
-    """Whether capturing the iteration as a CUDA graph pays for `iterations` more iterations on `device`."""
-    return device.type == "cuda" and iterations >= GRAPH_MIN_ITERS
-
 
 @dataclass
 class Step:
@@ -126,10 +116,9 @@ def optimise(nets: Sequence[nn.Module], step: Callable[[int], Step], iters: int,
     nets, optimiser, extra parameters, `inputs` (e.g. noise codes) and RNG is saved as it goes, and a
     resumed run continues from it.
 
-    `knobs` are set for each iteration before `step` runs. With `cuda_graph` on a CUDA device and at least
-    GRAPH_MIN_ITERS iterations to run, the iteration is captured after a few eager ones and replayed:
-    `step` must then compute the same thing at every iteration (per-iteration values only through
-    `knobs`), with static shapes.
+    `knobs` are set for each iteration before `step` runs. With `cuda_graph` on a CUDA device, the
+    iteration is captured after a few eager ones and replayed: `step` must then compute the same thing
+    at every iteration (per-iteration values only through `knobs`), with static shapes.
     """
     params = [p for net in nets for p in net.parameters()] + list(extra_params)
     opt = optimizer or torch.optim.Adam(params, lr=lr)
@@ -142,7 +131,7 @@ def optimise(nets: Sequence[nn.Module], step: Callable[[int], Step], iters: int,
         if saved["done"]:
             return st.result(opt)
     device = target.device
-    graphed = cuda_graph and graph_pays(device, iters - st.next)
+    graphed = cuda_graph and device.type == "cuda"
 
     def iteration(i: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Forward, losses, backward: loss and reconstruction error as one tensor, and the outputs (detached:

@@ -11,13 +11,6 @@ from net.skip import skip
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU")
 
 
-@pytest.fixture(autouse=True)
-def graphs_even_for_short_runs(monkeypatch):
-    """These runs are short: capture them anyway, so the graph path is what they test."""
-    import net.loop
-    monkeypatch.setattr(net.loop, "GRAPH_MIN_ITERS", 0)
-
-
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
     return write_inputs(tmp_path_factory.mktemp("cuda"), (61, 93), 9)

@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from net.loop import GRAPH_MIN_ITERS, NoiseSchedule, Plateau, Step, graph_pays, optimise, psnr
+from net.loop import NoiseSchedule, Plateau, Step, optimise, psnr
 from utils.run import STOP
 
 
@@ -87,9 +87,3 @@ def test_knobs_carry_each_iterations_values_into_the_step():
         return fit_step(i)
     optimise([net], step, 5, target, progress=False, knobs=knobs)
     assert seen == [(i, float(i < 3), pytest.approx((i + 1) / 5)) for i in range(5)]
-
-
-def test_cuda_graphs_only_for_calls_long_enough_to_repay_the_capture():
-    cuda = torch.device("cuda")
-    assert graph_pays(cuda, GRAPH_MIN_ITERS) and not graph_pays(cuda, 60)
-    assert not graph_pays(torch.device("cpu"), 10_000)
