@@ -4,7 +4,7 @@ import torch
 from net.segment import SegmentSettings, segment
 from utils.metrics import iou
 from utils.synthetic import eroded_hints
-from utils.texture import texture_features
+from utils.texture import GABOR_ORIENTATIONS, GABOR_WAVELENGTHS, gabor_energy, texture_features
 
 
 def equal_mean_textures(shape: tuple[int, int] = (64, 96), seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -45,3 +45,21 @@ def test_texture_mask_finds_the_region_beyond_its_hints():
     found = iou(r.labels == 0, truth)
     assert found > iou(hints[0] > 0, truth) + 0.15
     assert found > 0.85
+
+
+def test_gabor_energies_tell_the_orientation_of_stripes():
+    yy, xx = np.mgrid[0:64, 0:64].astype(np.float32)
+    vertical = 0.5 + 0.3 * np.sin(2 * np.pi * xx / 8)  # stripes of wavelength 8 px, varying along x
+    maps = {}
+    for name, grey in (("vertical", vertical), ("horizontal", vertical.T.copy())):
+        energies = gabor_energy(grey)
+        assert len(energies) == len(GABOR_WAVELENGTHS) * GABOR_ORIENTATIONS
+        wavelength_8 = energies[GABOR_ORIENTATIONS:2 * GABOR_ORIENTATIONS]  # orientations 0, 45, 90, 135 deg
+        maps[name] = [m[16:48, 16:48].mean() for m in wavelength_8]
+    assert np.argmax(maps["vertical"]) == 0 and np.argmax(maps["horizontal"]) == 2
+
+
+def test_gabor_option_adds_the_filter_bank_to_the_features():
+    img, _ = equal_mean_textures()
+    base, more = texture_features(img), texture_features(img, gabor=True)
+    assert len(more) == len(base) + len(GABOR_WAVELENGTHS) * GABOR_ORIENTATIONS and np.isfinite(more).all()
