@@ -18,7 +18,7 @@ def test_quality_benchmark_quick_writes_tables_figures_and_target_lines(tmp_path
     for method in ("hazy input", "dark channel prior", "ours single-stage", "ours two-stage", "ours adaptive",
                    "GrabCut", "ours two-layer", "ours three-layer system", "ours three-layer multinomial"):
         assert f"| {method}" in text, method
-    assert "beat DCP" in text and "target >= 0.90" in text and "target >= 0.80" in text
+    assert re.search(r"(beats|does NOT beat) DCP", text) and "target >= 0.90" in text and "target >= 0.80" in text
     assert (tmp_path / "quality_dehazing.png").stat().st_size > 0
     assert (tmp_path / "quality_segmentation.png").stat().st_size > 0
     assert not (ROOT / "benchmarks" / "results" / "quality_quick.md").exists(), "the smoke test must not write results"
