@@ -4,7 +4,7 @@ composites with known regions (vs GrabCut). Our methods run exactly as a user ru
 experiment scripts' main() with command-line settings, every run in its own folder under output/.
 Writes benchmarks/results/quality.md (the tables, also printed) and two figure grids beside it.
 
-    python benchmarks/quality.py                      # every case (about an hour on a 2-core CPU)
+    python benchmarks/quality.py                      # every case (about 15 minutes on a 2-core CPU)
     python benchmarks/quality.py --only=segmentation  # one half
     python benchmarks/quality.py --quick --out=/tmp/q # smoke version: small images, few iterations
     python benchmarks/quality.py --seg_args="--step2_iters=1200" --device=cuda   # try settings
