@@ -40,8 +40,8 @@ def texture_features(image: np.ndarray, scales: tuple[float, ...] = SCALES, gabo
 def gabor_energy(grey: np.ndarray, wavelengths: tuple[float, ...] = GABOR_WAVELENGTHS,
                  orientations: int = GABOR_ORIENTATIONS) -> list[np.ndarray]:
     """The classic texture-segmentation features: at each wavelength and orientation the energy of a
-    quadrature pair of Gabor filters (bandwidth one octave), averaged over a window a little wider than
-    the wavelength, on a log scale (texture contrast varies by orders of magnitude)."""
+    quadrature pair of Gabor filters (bandwidth one octave), averaged by a Gaussian of half the
+    wavelength, on a log scale (texture contrast varies by orders of magnitude)."""
     maps = []
     for lam in wavelengths:
         sigma = 0.56 * lam  # one-octave bandwidth
