@@ -4,6 +4,7 @@ plateau, NaN/Inf, Ctrl-C/SIGTERM). On CUDA the iteration (forward, losses, backw
 once as a CUDA graph and replayed: a DIP iteration is hundreds of small kernels, launch-bound on a GPU."""
 from __future__ import annotations
 
+import bisect
 import math
 import sys
 from collections.abc import Callable, Sequence
@@ -64,10 +65,12 @@ class Plateau:
     min_iters: int = 0
 
     def reached(self, i: int, best_so_far: list[float]) -> bool:
-        if i + 1 < max(self.window, self.min_iters) or len(best_so_far) <= self.window:
+        # the curve never falls; before tracking begins (the loop's track_from) it holds -1e9
+        first = bisect.bisect_right(best_so_far, -1e9)
+        if i + 1 < max(self.window, self.min_iters) or len(best_so_far) - first <= self.window:
             return False
         recent = best_so_far[-1] - best_so_far[-1 - self.window]
-        return recent <= self.fraction * (best_so_far[-1] - best_so_far[0])
+        return recent <= self.fraction * (best_so_far[-1] - best_so_far[first])
 
 
 class Knobs:
