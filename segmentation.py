@@ -54,7 +54,7 @@ GUIDED_EPS = 0.001  # guided-filter regularisation
 PRESET = ""  # paper: the paper's system (noise-fed mask), learning rate and iterations (2000 + 4000; slow on a CPU)
 DEVICE = "auto"  # auto (cuda, then mps, then cpu), cpu, cuda, cuda:N, mps
 PRECISION = "auto"  # nets' convolutions: auto (bf16 where the CPU/GPU has it, else fp32), fp32, bf16
-CUDA_GRAPH = True  # on CUDA: capture one iteration as a CUDA graph and replay it (same results, fewer launches)
+CUDA_GRAPH = True  # on CUDA: capture one iteration as a CUDA graph and replay it (same computation, fewer launches)
 SEED = 0  # random seed (CPU runs repeat exactly)
 OUTPUT_DIR = "output"  # each run writes a fresh folder here
 CHECKPOINT_EVERY = 0  # save nets, optimiser, inputs, RNG and iteration every N iterations (0 = off)
