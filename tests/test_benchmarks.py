@@ -11,13 +11,16 @@ def test_speed_benchmark_quick_prints_both_systems_with_speed_ups():
     assert len(rows) == 2 and all(re.search(r"\d\.\d+ \(\d+\.\d+x\)", r) for r in rows), p.stdout
 
 
-def test_quality_benchmark_quick_writes_tables_figures_and_target_lines(tmp_path):
-    p = run_command(["benchmarks/quality.py", "--quick", f"--out={tmp_path}"], timeout=300)
+def test_quality_benchmark_quick_writes_tables_figures_and_target_lines_over_seeds(tmp_path):
+    p = run_command(["benchmarks/quality.py", "--quick", "--seeds=0,1", f"--out={tmp_path}"], timeout=300)
     assert p.returncode == 0, p.stderr
     text = (tmp_path / "quality_quick.md").read_text()
     for method in ("hazy input", "dark channel prior", "ours single-stage", "ours two-stage", "ours adaptive",
                    "GrabCut", "ours two-layer", "ours three-layer system", "ours three-layer multinomial"):
         assert f"| {method}" in text, method
+    ours = [line for line in text.splitlines() if line.startswith("| ") and "| ours" in line]
+    assert len(ours) == 6 and all(re.search(r"\| \d+\.\d+, \d+\.\d+ \|", line) for line in ours), ours  # both seeds
+    assert "mean over seeds 0, 1" in text
     assert re.search(r"(beats|does NOT beat) DCP", text) and "target >= 0.90" in text and "target >= 0.80" in text
     assert (tmp_path / "quality_dehazing.png").stat().st_size > 0
     assert (tmp_path / "quality_segmentation.png").stat().st_size > 0
