@@ -4,6 +4,8 @@
    reference path (one nn.Module per net, eager fp32, default layout) against our path (identical nets
    as one grouped network, channels-last), in fp32 and with bf16 autocast where the hardware has it;
    on CUDA also with forward and backward captured in a CUDA graph, as the scripts' loop does it.
+   The variants run interleaved, one iteration each per round, and each speed-up is the median of the
+   per-round ratios: on a shared machine whose speed drifts, that is the fair comparison.
 2. End to end (`--e2e`): the experiment scripts on the bundled samples, which have ground truth, with the
    paper's schedule (segmentation 2000 + 4000 iterations, dehazing 4000; fp32) against our defaults (and
    our segmentation with half its iterations; on CUDA also our defaults without CUDA graphs):
@@ -28,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -49,11 +52,11 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def seconds_per_iteration(nets: list[torch.nn.Module], inputs: list[torch.Tensor], loss_fn, iters: int,
-                          warmup: int, device: torch.device, precision: str = "fp32", graph: bool = False) -> float:
-    """Median wall time of one Adam iteration (forward, loss, backward, step) after `warmup` iterations.
+def timed_iteration(nets: list[torch.nn.Module], inputs: list[torch.Tensor], loss_fn, device: torch.device,
+                    precision: str = "fp32", graph: bool = False) -> Callable[[], float]:
+    """A function that runs one Adam iteration (forward, loss, backward, step) and returns its wall time.
     With `graph`, forward, loss and backward are captured and replayed as the scripts' loop does it
-    (net.loop.Graphed, Adam eager)."""
+    (net.loop.Graphed: 3 eager iterations, then the capture; Adam eager)."""
     params = [p for n in nets for p in n.parameters()]
     opt = torch.optim.Adam(params, lr=1e-3)
 
@@ -66,16 +69,29 @@ def seconds_per_iteration(nets: list[torch.nn.Module], inputs: list[torch.Tensor
         return loss.detach()
 
     forward_backward = Graphed(iteration, device) if graph else iteration
-    times = []
-    for i in range(warmup + iters):
+
+    def timed() -> float:
         sync(device)
         t = time.perf_counter()
-        forward_backward(i)
+        forward_backward(0)
         opt.step()
         sync(device)
-        if i >= warmup:
-            times.append(time.perf_counter() - t)
-    return statistics.median(times)
+        return time.perf_counter() - t
+    return timed
+
+
+def interleaved(runners: list[Callable[[], float]], rounds: int, warmup: int) -> tuple[list[float], list[float]]:
+    """Each round runs one iteration of every variant in turn, so a slow spell of a shared machine hits
+    them all alike. Returns each variant's median time and its median per-round speed-up over the first
+    (the baseline)."""
+    times: list[list[float]] = [[] for _ in runners]
+    for r in range(warmup + rounds):
+        for k, run in enumerate(runners):
+            t = run()
+            if r >= warmup:
+                times[k].append(t)
+    return ([statistics.median(t) for t in times],
+            [statistics.median(b / x for b, x in zip(times[0], t, strict=True)) for t in times])
 
 
 def segmentation_case(shape: tuple[int, int], grouped: bool, device: torch.device):
@@ -97,6 +113,26 @@ def segmentation_case(shape: tuple[int, int], grouped: bool, device: torch.devic
         y1, y2, m = outs
         return losses.l1(m * y1 + (1 - m) * y2, img) + 0.01 * losses.binarisation(m)
     return nets, xs, loss_ref
+
+
+def segmentation_as_run_case(shape: tuple[int, int], grouped: bool, device: torch.device):
+    """Our two-layer system as segmentation.py runs it (mask_input=texture): the fg and bg nets as one
+    grouped network, the mask a per-pixel classifier of texture statistics (net.segment). Its reference
+    is the paper's system, as in segmentation_case: what a user's iteration costs against the paper's."""
+    if not grouped:
+        return segmentation_case(shape, False, device)
+    from utils.texture import texture_features
+    img = torch.rand(1, 3, *shape, device=device)
+    feats = torch.from_numpy(texture_features(img[0].permute(1, 2, 0).cpu().numpy())).to(device)[None]
+    net = skip(2, 3, groups=2, sigmoid=False).to(device, memory_format=torch.channels_last)
+    mask = torch.nn.Sequential(torch.nn.Conv2d(feats.shape[1], 32, 1), torch.nn.ReLU(),
+                               torch.nn.Conv2d(32, 1, 1)).to(device)
+    x = (torch.rand(1, 4, *shape, device=device) * 0.1).contiguous(memory_format=torch.channels_last)
+
+    def loss(outs):
+        y1, y2, m = torch.sigmoid(outs[0][:, 0:3]), torch.sigmoid(outs[0][:, 3:6]), torch.sigmoid(outs[1])
+        return losses.l1(m * y1 + (1 - m) * y2, img) + 0.01 * losses.binarisation(m)
+    return [net, mask], [x, feats], loss
 
 
 def dehazing_case(shape: tuple[int, int], grouped: bool, device: torch.device):
@@ -122,7 +158,11 @@ def dehazing_case(shape: tuple[int, int], grouped: bool, device: torch.device):
 
 def per_iteration(device: torch.device, quick: bool, iters: int) -> list[str]:
     iters, warmup = (3, 1) if quick else (iters, 3)
+    if device.type == "cuda":
+        warmup += 4  # a CUDA graph: 3 eager iterations, then the capture
     cases = [("two-layer segmentation (3 nets)", segmentation_case, (64, 96) if quick else (224, 320)),
+             ("two-layer segmentation as our script runs it (2 nets + texture mask)", segmentation_as_run_case,
+              (64, 96) if quick else (224, 320)),
              ("dehazing (J and t nets)", dehazing_case, (64, 96) if quick else (192, 320))]
     variants = [("ours fp32", "fp32", False)]
     if bf16_supported(device):
@@ -133,19 +173,21 @@ def per_iteration(device: torch.device, quick: bool, iters: int) -> list[str]:
              + " |", "|---|---|---|" + "---|" * len(variants)]
     for name, make, shape in cases:
         torch.manual_seed(0)
-        ref = seconds_per_iteration(*make(shape, False, device), iters, warmup, device)
-        cells = []
+        runners, cells = [timed_iteration(*make(shape, False, device), device)], []
         for _, prec, graph in variants:
             torch.manual_seed(0)
-            try:
-                s = seconds_per_iteration(*make(shape, True, device), iters, warmup + (4 if graph else 0), device,
-                                          prec, graph)  # a graph: 3 eager iterations, then the capture
-                cells.append(f"{s:.4f} ({ref / s:.2f}x)")
-                print(f"  {name} {prec}{' graph' if graph else ''}: {s:.4f} s/it (reference {ref:.4f})",
-                      file=sys.stderr, flush=True)
-            except Exception as e:  # a variant this machine cannot run is reported, not fatal
+            run = timed_iteration(*make(shape, True, device), device, prec, graph)
+            try:  # a variant this machine cannot run is reported, not fatal (a graph: up to its capture)
+                for _ in range(4 if graph else 1):
+                    run()
+                runners.append(run)
+                cells.append("")
+            except Exception as e:
                 cells.append(f"failed: {type(e).__name__}")
-        lines.append(f"| {name} | {shape[0]}x{shape[1]} | {ref:.4f} | " + " | ".join(cells) + " |")
+        medians, speedups = interleaved(runners, iters, warmup)
+        measured = iter(zip(medians[1:], speedups[1:], strict=True))
+        cells = [c or "{:.4f} ({:.2f}x)".format(*next(measured)) for c in cells]
+        lines.append(f"| {name} | {shape[0]}x{shape[1]} | {medians[0]:.4f} | " + " | ".join(cells) + " |")
         print(lines[-1], file=sys.stderr, flush=True)  # progress: each row as soon as it is measured
     return lines
 
@@ -212,7 +254,7 @@ def memory(quick: bool, out_dir: Path) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="small inputs, few iterations (smoke test)")
-    ap.add_argument("--iters", type=int, default=15, help="timed iterations per variant")
+    ap.add_argument("--iters", type=int, default=30, help="timed iterations per variant (rounds)")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--e2e", action="store_true", help="also the end-to-end comparison with the paper's schedule")
     ap.add_argument("--memory", action="store_true", help="also the peak memory on a 4000x3000 photo")
@@ -227,8 +269,9 @@ def main(argv: list[str] | None = None) -> int:
     lines = [f"# Speed on {machine}, torch {torch.__version__}{' (quick)' if args.quick else ''}", "",
              f"`python benchmarks/speed.py {' '.join(argv if argv is not None else sys.argv[1:])}`", "",
              "## Seconds per iteration", ""] + per_iteration(device, args.quick, args.iters) + [
-             "", "Median of the timed iterations after warm-up; every variant runs in this process, the reference "
-             "first.", ""]
+             "", "Every variant runs in this process, interleaved: each round runs one iteration of each (reference "
+             "first), so a slow spell of a shared machine hits them all alike. s/it: median after warm-up; "
+             "speed-up: median over the rounds of the reference's time over the variant's.", ""]
     with tempfile.TemporaryDirectory() as tmp:
         if args.e2e:
             start = time.time()
