@@ -44,3 +44,35 @@ def test_dcp_prior_benchmark_scores_every_case_for_every_omega(tmp_path):
     assert len(rows) == 4
     for row in rows:
         assert len(re.findall(r"\d+\.\d\d / \d+\.\d\d", row)) == 4, row
+
+
+def _benchmark(name: str):
+    import importlib
+    import sys
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    return importlib.import_module(name)
+
+
+def test_interleaved_timing_takes_each_rounds_ratio_so_a_slow_spell_cancels_out():
+    speed = _benchmark("speed")
+    # the machine is twice as slow in rounds 2 and 3: every variant's time doubles, the ratio does not
+    slow = [1, 1, 2, 2, 1]
+    rounds = {"ref": iter([0.9] + [0.4 * f for f in slow]), "ours": iter([0.9] + [0.1 * f for f in slow])}
+    medians, speedups = speed.interleaved([lambda: next(rounds["ref"]), lambda: next(rounds["ours"])],
+                                          rounds=5, warmup=1)  # the warm-up round (0.9 s) is not counted
+    assert medians == [0.4, 0.1]
+    assert speedups == [1.0, 4.0]
+
+
+def test_quality_rows_average_the_seeds_and_keep_each_seeds_score():
+    import numpy as np
+    quality = _benchmark("quality")
+    truth = np.zeros((4, 4), np.uint8)
+    truth[:2] = 1  # top half foreground
+    exact, half = truth.copy(), truth.copy()
+    half[1] = 0  # one of the two foreground rows missed: fg IoU 0.5
+    row = quality.seg_row("case", "ours", [exact, half], truth, 2, 1.0)
+    assert row["per_seed"] == [1.0, 0.5]
+    assert row["iou"][0] == 0.75  # mean foreground IoU, listed first
+    assert quality._iterations([[60, 60], [60, 60]]) == "60+60"
+    assert quality._iterations([[48, 118], [59, 121]]) == "48+118, 59+121"
