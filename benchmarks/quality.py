@@ -69,7 +69,7 @@ def selected(cases: dict, only: str) -> dict:
     return {k: v for k, v in cases.items() if not words or any(w in k for w in words)}
 
 
-def over_seeds(script: str, args: list[str], seeds: list[int]) -> list[dict]:
+def over_seeds(script: str, args: list[str], seeds: tuple[int, ...]) -> list[dict]:
     """One run of an experiment script per seed."""
     return [run_script(script, [*args, f"--seed={s}"]) for s in seeds]
 

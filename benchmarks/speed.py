@@ -121,12 +121,12 @@ def segmentation_as_run_case(shape: tuple[int, int], grouped: bool, device: torc
     is the paper's system, as in segmentation_case: what a user's iteration costs against the paper's."""
     if not grouped:
         return segmentation_case(shape, False, device)
+    from net.segment import SegmentSettings, texture_classifier
     from utils.texture import texture_features
     img = torch.rand(1, 3, *shape, device=device)
     feats = torch.from_numpy(texture_features(img[0].permute(1, 2, 0).cpu().numpy())).to(device)[None]
     net = skip(2, 3, groups=2, sigmoid=False).to(device, memory_format=torch.channels_last)
-    mask = torch.nn.Sequential(torch.nn.Conv2d(feats.shape[1], 32, 1), torch.nn.ReLU(),
-                               torch.nn.Conv2d(32, 1, 1)).to(device)
+    mask = texture_classifier(feats.shape[1], SegmentSettings.texture_hidden, 1).to(device)
     x = (torch.rand(1, 4, *shape, device=device) * 0.1).contiguous(memory_format=torch.channels_last)
 
     def loss(outs):

@@ -62,6 +62,11 @@ class Segmentation:
         return any(r.stopped == "interrupted" for r in self.steps.values())
 
 
+def texture_classifier(c_in: int, hidden: int, c_out: int) -> nn.Sequential:
+    """The texture mask: a per-pixel classifier (1x1 convolutions) of texture statistics."""
+    return nn.Sequential(nn.Conv2d(c_in, hidden, 1), nn.ReLU(), nn.Conv2d(hidden, c_out, 1))
+
+
 def segment(image: np.ndarray, hints: list[np.ndarray], s: SegmentSettings, device: torch.device
             ) -> Segmentation:
     """Split `image` (HxWx3 in [0,1]) into len(hints) layers, hint k marking pixels of layer k."""
@@ -96,8 +101,7 @@ def segment(image: np.ndarray, hints: list[np.ndarray], s: SegmentSettings, devi
         code[:, k_layers * d:] = img.mean(1, keepdim=True).expand(-1, d, -1, -1) if d != 3 else img
     if by_texture:
         feats = torch.from_numpy(texture_features(img_w, gabor=s.gabor)).to(device)[None]
-        mask_net = nn.Sequential(nn.Conv2d(feats.shape[1], s.texture_hidden, 1), nn.ReLU(),
-                                 nn.Conv2d(s.texture_hidden, mask_c, 1)).to(device)
+        mask_net = texture_classifier(feats.shape[1], s.texture_hidden, mask_c).to(device)
         nets.append(mask_net)
     code = code.contiguous(memory_format=torch.channels_last)
     # mask target of step 1: one-hot where hinted, uniform (1/K) elsewhere; for K=2 this is (fg-bg+1)/2
