@@ -4,7 +4,6 @@ plateau, NaN/Inf, Ctrl-C/SIGTERM). On CUDA the iteration (forward, losses, backw
 once as a CUDA graph and replayed: a DIP iteration is hundreds of small kernels, launch-bound on a GPU."""
 from __future__ import annotations
 
-import bisect
 import math
 import sys
 from collections.abc import Callable, Sequence
@@ -65,12 +64,11 @@ class Plateau:
     min_iters: int = 0
 
     def reached(self, i: int, best_so_far: list[float]) -> bool:
-        # the curve never falls; before tracking begins (the loop's track_from) it holds -1e9
-        first = bisect.bisect_right(best_so_far, -1e9)
-        if i + 1 < max(self.window, self.min_iters) or len(best_so_far) - first <= self.window:
+        """`best_so_far`: the best PSNR after each tracked iteration (from the loop's track_from on)."""
+        if i + 1 < max(self.window, self.min_iters) or len(best_so_far) <= self.window:
             return False
         recent = best_so_far[-1] - best_so_far[-1 - self.window]
-        return recent <= self.fraction * (best_so_far[-1] - best_so_far[first])
+        return recent <= self.fraction * (best_so_far[-1] - best_so_far[0])
 
 
 class Knobs:
@@ -175,7 +173,8 @@ def optimise(nets: Sequence[nn.Module], step: Callable[[int], Step], iters: int,
                     w[k].copy_(v)
         opt.step()
         st.next = i + 1
-        st.best_curve.append(max(st.best_psnr, -1e9))
+        if i >= track_from:
+            st.best_curve.append(st.best_psnr)
         if i % 10 == 0 or i == iters - 1:
             bar.set_postfix(loss=f"{loss:.4f}", psnr=f"{p:.2f}")
         if psnr_target is not None and p >= psnr_target and i >= track_from:

@@ -55,9 +55,17 @@ def test_plateau_rule_stops_when_the_recent_gain_is_a_small_part_of_the_whole():
     assert not rule.reached(5, [20, 21, 22, 23, 24, 25])  # steady gain: no knee yet
     assert rule.reached(3, [10, 10, 10, 10])  # no gain at all
     assert not Plateau(window=3, fraction=0.25, min_iters=10).reached(5, [10, 11, 12, 12.1, 12.2, 12.3])
-    # iterations before the loop's track_from hold -1e9: the gain is counted from the first tracked one
-    assert not rule.reached(6, [-1e9, -1e9, -1e9, 10, 11, 12, 13])
-    assert rule.reached(7, [-1e9, -1e9, -1e9, 10, 12, 12.1, 12.2, 12.3])
+    # the loop passes only tracked iterations (from its track_from on): iteration 6 with 4 of them
+    assert not rule.reached(6, [10, 11, 12, 13])
+    assert rule.reached(7, [10, 12, 12.1, 12.2, 12.3])
+
+
+def test_plateau_counts_the_gain_from_the_first_tracked_iteration():
+    net, step, target = fit_problem()
+    r = optimise([net], step, 300, target, lr=0.05, track_from=50, plateau=Plateau(window=10, fraction=0.25),
+                 progress=False)
+    assert r.iterations > 50 + 10  # no stop before a window of tracked iterations
+    assert r.best_step >= 50
 
 
 def test_noise_schedule_warms_up_and_is_clean_on_the_last_iteration():
