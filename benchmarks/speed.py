@@ -210,6 +210,10 @@ def end_to_end(device: torch.device, quick: bool, out_dir: Path) -> list[str]:
         ours = [("ours (defaults)", fast.get(key, []))]
         if key == "seg":  # our texture mask needs fewer iterations than the paper's noise-fed one
             ours.append(("ours, half the iterations", fast.get(key) or HALF_SEG))
+            # coarse-to-fine: most (or all) iterations at half the working size
+            shares = (("90% of the iterations", 0.9), ("every iteration", 1.0))
+            ours += [(f"ours, {share} at half size (--coarse={c})", fast.get(key, []) + [f"--coarse={c}"])
+                     for share, c in shares]
         if device.type == "cuda":  # what capturing the iteration as a CUDA graph saves end to end
             ours.append(("ours, no CUDA graph", fast.get(key, []) + ["--cuda_graph=false"]))
         for label, args in [("paper schedule", paper + fast.get(f"paper_{key}", []))] + ours:

@@ -64,6 +64,22 @@ def test_segmentation_resumed_mid_step_matches_the_uninterrupted_run(small, snap
     assert rb["resumed_from"] == str(crash) and rb["config"]["step2_iters"] == 30
 
 
+def test_coarse_to_fine_segmentation_resumed_in_its_fine_part_matches_the_uninterrupted_run(small, snapshots,
+                                                                                           tmp_path):
+    args = [f"--input={small / 'img.png'}", f"--fg_hint={small / 'fg.png'}", f"--bg_hint={small / 'bg.png'}",
+            "--step1_iters=10", "--step2_iters=30", "--hint_iters=10", "--sharpen_ramp=10", "--coarse=0.5",
+            "--progress=false", f"--output_dir={tmp_path / 'out'}"]
+    full = run_script("segmentation", [*args, "--checkpoint_every=5"])
+    saved = sorted(p.name for p in snapshots.iterdir())
+    # calls: step 1 coarse (5 it), step 1 (5), step 2 coarse (15), step 2 (15)
+    assert saved == ["0_5_1.pt", "1_5_1.pt", "2_10_0.pt", "2_15_1.pt", "2_5_0.pt", "3_10_0.pt", "3_15_1.pt",
+                     "3_5_0.pt"]
+    crash = crashed_run(full, snapshots / "3_10_0.pt", tmp_path / "crash")
+    resumed = run_script("segmentation", [f"--resume={crash}", f"--output_dir={tmp_path / 'out'}"])
+    ra, rb = same_result(full, resumed, ["soft_mask.png", "mask.png", "fg_layer.png", "bg_layer.png"])
+    assert ra["steps"] == rb["steps"] and set(ra["steps"]) == {"step1_coarse", "step1", "step2_coarse", "step2"}
+
+
 def test_dehazing_resumed_in_its_second_stage_matches_the_uninterrupted_run(small, snapshots, tmp_path):
     args = [f"--input={small / 'hazy.png'}", "--stages=2", "--iters=12", "--iter_factor=1", "--channels=[8,16]",
             "--skips=[0,4]", "--progress=false", f"--output_dir={tmp_path / 'out'}", "--checkpoint_every=5"]

@@ -63,3 +63,34 @@ def test_gabor_option_adds_the_filter_bank_to_the_features():
     img, _ = equal_mean_textures()
     base, more = texture_features(img), texture_features(img, gabor=True)
     assert len(more) == len(base) + len(GABOR_WAVELENGTHS) * GABOR_ORIENTATIONS and np.isfinite(more).all()
+
+
+def test_coarse_to_fine_runs_most_iterations_at_half_size_and_still_finds_the_region():
+    img, truth = equal_mean_textures((64, 96))
+    hints = eroded_hints(truth.astype(np.uint8), [1, 0], size=11)
+    s = SegmentSettings(mask_input="texture", step1_iters=60, step2_iters=60, hint_iters=30, sharpen_ramp=30,
+                        coarse=0.75, progress=False)
+    r = segment(img, hints, s, torch.device("cpu"))
+    assert {k: v.iterations for k, v in r.steps.items()} == {"step1_coarse": 45, "step1": 15,
+                                                             "step2_coarse": 45, "step2": 15}
+    assert r.steps["step2_coarse"].best["mask"].shape[-2:] == (32, 48)  # half size
+    assert r.steps["step2"].best["mask"].shape[-2:] == (64, 96)
+    assert r.labels.shape == truth.shape and r.soft.shape == (2,) + truth.shape
+    found = iou(r.labels == 0, truth)
+    assert found > iou(hints[0] > 0, truth) + 0.15
+    assert found > 0.85
+
+
+def test_coarse_to_fine_keeps_one_adam_state_and_the_step_schedules_across_sizes():
+    img, truth = equal_mean_textures((48, 64))
+    hints = eroded_hints(truth.astype(np.uint8), [1, 0], size=9)
+    s = SegmentSettings(step1_iters=4, step2_iters=10, hint_iters=5, sharpen_ramp=5, coarse=0.5, progress=False)
+    r = segment(img, hints, s, torch.device("cpu"))
+    fine_opt = r.steps["step2"].optimizer
+    assert fine_opt is r.steps["step2_coarse"].optimizer  # the fine part goes on with the coarse part's moments
+    assert fine_opt is not r.steps["step1"].optimizer  # each step starts a fresh Adam, as without coarse
+    step = next(iter(fine_opt.state.values()))["step"]
+    assert int(step) == 10
+    # step 2 tracks its best from iteration 5 (hint_iters), where the fine part starts; the coarse part
+    # still keeps its last iteration, the result should a stop end the step there
+    assert r.steps["step2_coarse"].best_step == 4 and r.steps["step2_coarse"].best
