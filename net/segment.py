@@ -186,29 +186,29 @@ def segment(image: np.ndarray, hints: list[np.ndarray], s: SegmentSettings, devi
 
     steps: dict[str, LoopResult] = {}
 
-    def run(name: str, step: Callable[[int, Knobs], Step], schedule: Callable[[int], dict[str, float]],
+    def run(n: int, step: Callable[[int, Knobs], Step], schedule: Callable[[int], dict[str, float]],
             iters: int, track: int = 0, psnr_target: float | None = None) -> tuple[LoopResult, _Level]:
-        """One step: its first s.coarse share of iterations at the coarse level, the rest at the fine one,
+        """Step n: its first s.coarse share of iterations at the coarse level, the rest at the fine one,
         with one Adam state throughout. Returns the last part's result and level."""
         nonlocal lv
         n_coarse = round(s.coarse * iters) if coarse is not None else 0
-        parts = [(coarse, 0, n_coarse, f"{name}_coarse"), (fine, n_coarse, iters, name)]
+        parts = [(coarse, 0, n_coarse, f"step{n}_coarse", " (half size)"), (fine, n_coarse, iters, f"step{n}", "")]
         opt = result = None
-        for lv, first, stop, label in [p for p in parts if p[2] > p[1]]:
+        for lv, first, stop, label, size in [p for p in parts if p[2] > p[1]]:
             knobs = Knobs(lambda i, first=first: schedule(i + first), device)
             result = optimise(nets, lambda i, knobs=knobs: step(i, knobs), stop - first, lv.img, lr=s.lr,
                               psnr_target=psnr_target, track_from=min(max(track - first, 0), stop - first - 1),
-                              optimizer=opt, desc=f"{s.name} {label.replace('_', ' ')}", progress=s.progress,
+                              optimizer=opt, desc=f"{s.name} step {n}{size}", progress=s.progress,
                               inputs=[lv.code], knobs=knobs, cuda_graph=s.cuda_graph)
             steps[label], opt = result, result.optimizer
             if result.stopped in ("interrupted", "non_finite"):
                 break
         return result, lv
 
-    result, at = run("step1", step1, schedule1, s.step1_iters)
+    result, at = run(1, step1, schedule1, s.step1_iters)
     if result.stopped not in ("interrupted", "non_finite") and s.step2_iters > 0:
         track = min(max(s.hint_iters, s.sharpen_ramp), max(s.step2_iters - 1, 0))
-        result, at = run("step2", step2, schedule2, s.step2_iters, track, s.psnr_target)
+        result, at = run(2, step2, schedule2, s.step2_iters, track, s.psnr_target)
     best = result.best if result.best else result.last
     return _finish(image, at.img_w, best, at.work, full, s, steps)
 
