@@ -47,7 +47,7 @@ SKIPS = [0, 0, 0, 4, 4]  # per-scale skip channels
 INPUT_DEPTH = 8  # channels of the noise inputs
 REG_NOISE = 0.0333  # std of the per-iteration jitter of the J net's input (1/30)
 SMOOTH_WEIGHT = 0.005  # weight of the smoothness loss of t
-T_PRIOR_WEIGHT = 1.0  # pull of t towards the dark-channel-prior transmission left to remove (0 = Double-DIP)
+T_PRIOR_WEIGHT = 0.5  # pull of t towards the dark-channel-prior transmission left to remove (0 = Double-DIP)
 T_PRIOR_OMEGA = 0.95  # haze removed by that prior: t_dcp = 1 - omega * dark(I / A)
 PRIOR_SPLIT = True  # several stages share the prior's haze (stage k of K aims at (t_dcp / t_done)^(1/(K-k)))
 LR = 0.001  # Adam learning rate
