@@ -202,6 +202,8 @@ def main(argv: list[str]) -> int:
     check_choice("fusion", FUSION, ("vote", "paper"))
     if LAYERS > 3 and METHOD == "system":
         raise UserError("--method=system fuses three pairwise runs, so it needs --layers=3; use --method=multi")
+    if not 0 <= COARSE <= 1:
+        raise UserError(f"--coarse={COARSE}: give the share of each step's iterations run at half size, from 0 to 1")
     if len(CHANNELS) < 1 or min(CHANNELS) < 1:
         raise UserError(f"--channels={CHANNELS}: give a list of positive channel counts, e.g. [8,16,32]")
     image = load_image(INPUT)

@@ -8,12 +8,12 @@
    per-round ratios: on a shared machine whose speed drifts, that is the fair comparison.
 2. End to end (`--e2e`): the experiment scripts on the bundled samples, which have ground truth, with the
    paper's schedule (segmentation 2000 + 4000 iterations, dehazing 4000; fp32) against our defaults (and
-   our segmentation with half its iterations; on CUDA also our defaults without CUDA graphs):
-   quality reached and wall time.
+   our segmentation with half its iterations, and coarse-to-fine with 90% or all of them at half size; on
+   CUDA also our defaults without CUDA graphs): quality reached and wall time.
 3. Memory (`--memory`): peak resident memory of each script on a 4000x3000 photo (a subprocess each).
 
     python benchmarks/speed.py                        # 1, on the default device
-    python benchmarks/speed.py --e2e --memory         # 1, 2 and 3 (about 25 minutes on a 2-core CPU)
+    python benchmarks/speed.py --e2e --memory         # 1, 2 and 3 (about 30 minutes on a 2-core CPU)
     python benchmarks/speed.py --device=cuda --e2e    # on a GPU
     python benchmarks/speed.py --quick                # a few iterations on small inputs (smoke test)
 Writes benchmarks/results/speed.md (speed_<device>.md for other devices than the CPU).

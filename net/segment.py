@@ -122,8 +122,9 @@ def segment(image: np.ndarray, hints: list[np.ndarray], s: SegmentSettings, devi
         if by_texture and finer is None:
             feats = torch.from_numpy(texture_features(img_w, gabor=s.gabor)).to(device)[None]
         elif by_texture:
-            f = crop(finer.feats[0].cpu().numpy().transpose(1, 2, 0), finer.work)
-            feats = to_batch(pad_to_multiple(resize(f, work), mult), device)
+            f = [resize(c, work) for c in finer.feats[0, :, : finer.work[0], : finer.work[1]].cpu().numpy()]
+            feats = to_batch(pad_to_multiple(np.stack(f, axis=2), mult), device)  # one map at a time: cv2
+            # resizes at most 4 channels at once at most scales
         # mask target of step 1: one-hot where hinted, uniform (1/K) elsewhere; for K=2 this is (fg-bg+1)/2
         hinted = torch.clamp(sum(h_t), 0, 1)
         target = torch.cat(h_t, 1) + (1 - hinted) / k_layers
@@ -194,7 +195,8 @@ def segment(image: np.ndarray, hints: list[np.ndarray], s: SegmentSettings, devi
         n_coarse = round(s.coarse * iters) if coarse is not None else 0
         parts = [(coarse, 0, n_coarse, f"step{n}_coarse", " (half size)"), (fine, n_coarse, iters, f"step{n}", "")]
         opt = result = None
-        for lv, first, stop, label, size in [p for p in parts if p[2] > p[1]]:
+        todo = [p for p in parts if p[2] > p[1]] or parts[1:]  # a 0-iteration step still gives its outputs
+        for lv, first, stop, label, size in todo:
             knobs = Knobs(lambda i, first=first: schedule(i + first), device)
             result = optimise(nets, lambda i, knobs=knobs: step(i, knobs), stop - first, lv.img, lr=s.lr,
                               psnr_target=psnr_target, track_from=min(max(track - first, 0), stop - first - 1),

@@ -94,3 +94,23 @@ def test_coarse_to_fine_keeps_one_adam_state_and_the_step_schedules_across_sizes
     # step 2 tracks its best from iteration 5 (hint_iters), where the fine part starts; the coarse part
     # still keeps its last iteration, the result should a stop end the step there
     assert r.steps["step2_coarse"].best_step == 4 and r.steps["step2_coarse"].best
+
+
+def test_a_step_of_zero_iterations_still_gives_its_outputs_with_and_without_coarse():
+    img, truth = equal_mean_textures((32, 48))
+    hints = eroded_hints(truth.astype(np.uint8), [1, 0], size=5)
+    for coarse in (0.0, 0.5):
+        r = segment(img, hints, SegmentSettings(step1_iters=0, step2_iters=4, hint_iters=2, sharpen_ramp=2,
+                                                coarse=coarse, progress=False), torch.device("cpu"))
+        assert r.steps["step1"].iterations == 0 and r.steps["step2"].iterations == 4 - round(4 * coarse)
+        assert r.labels.shape == truth.shape
+
+
+def test_coarse_to_fine_takes_odd_sizes_and_many_texture_maps():
+    img, truth = equal_mean_textures((31, 45))  # halves to 16x23: no exact 2x shrink of the 27+ feature maps
+    hints = eroded_hints(truth.astype(np.uint8), [1, 0], size=5)
+    s = SegmentSettings(step1_iters=2, step2_iters=2, hint_iters=1, sharpen_ramp=1, coarse=1.0, gabor=True,
+                        progress=False)
+    r = segment(img, hints, s, torch.device("cpu"))
+    assert r.steps["step2_coarse"].best["mask"].shape[-2:] == (16, 24)  # 16x23, padded to a multiple of 8
+    assert r.labels.shape == truth.shape

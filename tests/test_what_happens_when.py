@@ -207,6 +207,13 @@ def test_image_over_the_pixel_limit_is_one_line_and_exit_2(script, files, tmp_pa
     assert "20000x15000" in line and "downscale" in line
 
 
+@pytest.mark.parametrize("coarse", ["-0.1", "1.5"])
+def test_coarse_share_outside_0_to_1_is_one_line_and_exit_2(coarse, files, tmp_path):
+    args = args_for("segmentation", files / "img.png", files, tmp_path / "o") + [f"--coarse={coarse}"]
+    line = one_line_error(*run_cli("segmentation", args)[::2], tmp_path / "o")
+    assert f"--coarse={float(coarse)}" in line and "from 0 to 1" in line
+
+
 def test_hint_of_another_size_and_not_binary_is_resized_and_thresholded(files, tmp_path):
     fg = np.zeros((20, 28), np.float32)
     fg[6:14, 8:20] = 0.7  # above 0.5: hint
