@@ -9,7 +9,7 @@ Writes benchmarks/results/quality.md (the tables, also printed) and two figure g
 
     python benchmarks/quality.py                      # every case, seeds 0-2 (about 40 minutes, 2-core CPU)
     python benchmarks/quality.py --seeds=0            # one seed (about 15 minutes)
-    python benchmarks/quality.py --only=segmentation  # one half
+    python benchmarks/quality.py --only=segmentation  # one half (keeps the other half of quality.md)
     python benchmarks/quality.py --quick --out=/tmp/q # smoke version: small images, few iterations
     python benchmarks/quality.py --seg_args="--step2_iters=1200" --device=cuda   # try settings
 """
@@ -261,6 +261,27 @@ def targets_segmentation(rows: list[dict]) -> list[str]:
     return lines
 
 
+HALVES = {"dehazing": "## Dehazing", "segmentation": "## Segmentation"}  # quality.md's two sections, in order
+
+
+def kept_half(path: Path, half: str) -> str:
+    """The `half` section (tables and target lines) of an earlier quality.md, or "" if it has none: a run
+    of one half (--only) keeps the other half's results instead of dropping them."""
+    text = path.read_text() if path.exists() else ""
+    start = text.find(HALVES[half])
+    if start < 0:
+        return ""
+    ends = [i for i in (text.find("\n## ", start + 1), text.find("\n![", start)) if i >= 0]
+    return text[start:min(ends, default=len(text))].strip() + "\n"
+
+
+def with_kept(body: str, kept: str, half: str) -> str:
+    """The new tables `body` with a kept section of the other `half` in its place (dehazing first)."""
+    if not kept:
+        return body
+    return kept + "\n" + body if half == "dehazing" else body.rstrip() + "\n\n" + kept
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="small images and few iterations (smoke test)")
@@ -295,6 +316,11 @@ def main(argv: list[str] | None = None) -> int:
         if grid:
             figure(grid, out / "quality_segmentation.png")
             figures.append("quality_segmentation.png")
+    md = out / ("quality_quick.md" if a.quick else "quality.md")
+    other = {"dehazing": "segmentation", "segmentation": "dehazing"}.get(a.only or "")
+    kept = kept_half(md, other) if other else ""
+    if kept and (out / f"quality_{other}.png").exists():
+        figures = sorted(figures + [f"quality_{other}.png"])  # dehazing's grid first
     import platform
 
     import torch
@@ -310,9 +336,13 @@ def main(argv: list[str] | None = None) -> int:
             "t = exp(-beta Z), I = J t + A (1 - t). Segmentation: scikit-image textures in the horse "
             f"silhouette, {SEG_SHAPE[1]}x{SEG_SHAPE[0]}, hints = true regions eroded by "
             f"{HINT_EROSION}x{HINT_EROSION} (the same for every method).", "", ""]
-    text = "\n".join(head) + tables(dehaze_rows, seg_rows, seeds) + "\n" + "".join(f"\n![{f}]({f})\n" for f in figures)
+    if kept:
+        head[-2:-2] = ["", f"The {other} half is kept from this file's previous version: this run (--only={a.only}) "
+                       "did not redo it."]
+    text = "\n".join(head) + with_kept(tables(dehaze_rows, seg_rows, seeds), kept, other) + "\n" + \
+        "".join(f"\n![{f}]({f})\n" for f in figures)
     from utils.atomic import atomic_path
-    with atomic_path(out / ("quality_quick.md" if a.quick else "quality.md")) as tmp:
+    with atomic_path(md) as tmp:
         Path(tmp).write_text(text)
     print(text)
     return 0

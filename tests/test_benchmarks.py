@@ -76,3 +76,19 @@ def test_quality_rows_average_the_seeds_and_keep_each_seeds_score():
     assert row["iou"][0] == 0.75  # mean foreground IoU, listed first
     assert quality._iterations([[60, 60], [60, 60]]) == "60+60"
     assert quality._iterations([[48, 118], [59, 121]]) == "48+118, 59+121"
+
+
+def test_a_one_half_quality_run_keeps_the_other_half_of_the_earlier_tables(tmp_path):
+    quality = _benchmark("quality")
+    md = tmp_path / "quality.md"
+    md.write_text("# Quality benchmark\n\nhead\n\n## Dehazing (old)\n\n| old dehazing |\n\n"
+                  "## Segmentation (old)\n\n| old segmentation |\n- target line\n\n![a.png](a.png)\n")
+    seg = quality.kept_half(md, "segmentation")
+    assert seg == "## Segmentation (old)\n\n| old segmentation |\n- target line\n"
+    assert quality.kept_half(md, "dehazing") == "## Dehazing (old)\n\n| old dehazing |\n"
+    assert quality.kept_half(tmp_path / "none.md", "dehazing") == ""
+    new_dehazing = "## Dehazing (new)\n\n| new |\n"
+    assert quality.with_kept(new_dehazing, seg, "segmentation") == "## Dehazing (new)\n\n| new |\n\n" + seg
+    merged = quality.with_kept("## Segmentation (new)\n", "## Dehazing (old)\n", "dehazing")
+    assert merged == "## Dehazing (old)\n\n## Segmentation (new)\n"
+    assert quality.with_kept(new_dehazing, "", "segmentation") == new_dehazing
