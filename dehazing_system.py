@@ -20,6 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
+from utils.config import Config
+from utils.run_folder import RunResult
+
 # --- input
 INPUT = "images/hazy_motorcycle.png"  # hazy image (PNG, JPEG, TIFF, BMP)
 GT = "auto"  # clean image of the same scene for PSNR/SSIM (auto: X_gt.png beside the input; "" = none)
@@ -66,6 +69,7 @@ OUTPUT_DIR = "output"  # each run writes a fresh folder here
 CHECKPOINT_EVERY = 0  # save nets, optimiser, inputs, RNG and iteration every N iterations (0 = off)
 RESUME = ""  # a checkpointed run's folder to continue, with its settings (the result goes to a fresh folder)
 PROGRESS = True  # show progress bars
+THREADS = 0  # CPU threads (0 = this run's share of the cores among the runs alive on this machine)
 
 PRESETS = {"paper": {"stages": 2, "iters": 1000, "iter_factor": 3.0, "stage_warm_start": False},
            "paper_single": {"stages": 1, "iters": 4000}}
@@ -76,38 +80,32 @@ def stage_iters(iters: int, factor: float, stages: int) -> list[int]:
     return [max(1, int(round(iters * factor**k))) for k in range(stages)]
 
 
-def resolve_gt(shape: tuple[int, int]) -> tuple[str, np.ndarray | None]:
+def resolve_gt(cfg: Config, shape: tuple[int, int]) -> tuple[str, np.ndarray | None]:
+    """The clean image of the scene (GT, or X_gt.png beside the input with GT=auto), or none."""
     from utils.errors import UserError
-    from utils.image_io import load_image
-    path = GT
-    if GT == "auto":
-        path = f"{Path(INPUT).with_suffix('')}_gt.png"
-        if not Path(path).exists():
-            return "", None
+    from utils.image_io import beside, load_image
+    path = beside(cfg.input, "_gt.png") if cfg.gt == "auto" else cfg.gt
     if not path:
         return "", None
     gt = load_image(path, "ground-truth image (--gt)")
     if gt.shape[:2] != shape:
         raise UserError(f"--gt image is {gt.shape[1]}x{gt.shape[0]} but the input is {shape[1]}x{shape[0]}: "
                         "give the clean image of the same scene at the same size")
-    return path, gt
+    return str(path), gt
 
 
-def stage_settings(k: int, iters: int, name: str = ""):  # -> net.dehaze.DehazeSettings
+def stage_settings(cfg: Config, k: int, iters: int, name: str = ""):  # -> net.dehaze.DehazeSettings
+    """Stage k's settings: the script's, with its iterations; later stages take stage 0's airlight."""
     from net.dehaze import DehazeSettings
     from net.loop import Plateau
-    return DehazeSettings(channels=tuple(CHANNELS), skips=tuple(SKIPS), input_depth=INPUT_DEPTH,
-                          reg_noise=REG_NOISE, iters=iters, lr=LR, smooth_weight=SMOOTH_WEIGHT,
-                          airlight=AIRLIGHT if k == 0 else "fixed", airlight_pull_iters=AIRLIGHT_PULL_ITERS,
-                          max_side=MAX_SIDE, guided_radius=GUIDED_RADIUS, guided_eps=GUIDED_EPS, t_min=T_MIN,
-                          t_prior_weight=T_PRIOR_WEIGHT, t_prior_omega=T_PRIOR_OMEGA,
-                          plateau=Plateau(PLATEAU_WINDOW, PLATEAU_FRACTION) if SCHEDULE == "adaptive" else None,
-                          precision=PRECISION, cuda_graph=CUDA_GRAPH, progress=PROGRESS, name=name or f"stage {k}",
-                          retarget_t=STAGE_WARM_START and k > 0)
+    from utils.config import settings_from
+    plateau = Plateau(cfg.plateau_window, cfg.plateau_fraction) if cfg.schedule == "adaptive" else None
+    return settings_from(DehazeSettings, cfg, iters=iters, airlight=cfg.airlight if k == 0 else "fixed",
+                         plateau=plateau, name=name or f"stage {k}", retarget_t=cfg.stage_warm_start and k > 0)
 
 
-def dehaze_stages(image: np.ndarray, airlight: np.ndarray, iters: list[int], device, warm: list | None = None,
-                  name: str = "") -> list:
+def dehaze_stages(cfg: Config, image: np.ndarray, airlight: np.ndarray, iters: list[int], device,
+                  warm: list | None = None, name: str = "") -> list:
     """Iterative dehazing of one image: stage k+1 dehazes stage k's J with stage 0's airlight as prior.
 
     Chained stages multiply their transmissions, I = (t_0 ... t_k) J_k + (1 - t_0 ... t_k) A, so stage k's
@@ -116,21 +114,21 @@ def dehaze_stages(image: np.ndarray, airlight: np.ndarray, iters: list[int], dev
     from net.dehaze import dehaze
     from utils.haze import dcp_transmission
     from utils.image_io import resize, working_shape
-    work = working_shape(image.shape[:2], MAX_SIDE)  # the priors are only needed at the working size
-    t_dcp = dcp_transmission(resize(image, work), airlight, T_PRIOR_OMEGA) if T_PRIOR_WEIGHT else None
+    work = working_shape(image.shape[:2], cfg.max_side)  # the priors are only needed at the working size
+    t_dcp = dcp_transmission(resize(image, work), airlight, cfg.t_prior_omega) if cfg.t_prior_weight else None
     t_done = np.ones(work, np.float32)
     current, prior, results = image, airlight, []
     for k, n in enumerate(iters):
         t_prior = None if t_dcp is None else np.clip(t_dcp / np.maximum(t_done, 1e-3), 0, 1)
-        if t_prior is not None and PRIOR_SPLIT:  # share what is left among the stages still to run
+        if t_prior is not None and cfg.prior_split:  # share what is left among the stages still to run
             t_prior = t_prior ** (1.0 / (len(iters) - k))
         start_from = warm[k] if warm and k < len(warm) else None
-        if start_from is None and STAGE_WARM_START and results:
+        if start_from is None and cfg.stage_warm_start and results:
             start_from = results[-1].state
-        r = dehaze(current, stage_settings(k, n, f"{name}stage {k}"), device, airlight=prior, t_prior=t_prior,
-                   warm=start_from)
+        r = dehaze(current, stage_settings(cfg, k, n, f"{name}stage {k}"), device, airlight=prior,
+                   t_prior=t_prior, warm=start_from)
         if k == 0:
-            prior = r.A if AIRLIGHT == "learned" else r.airlight  # stage 0's airlight: the later stages' prior
+            prior = r.A if cfg.airlight == "learned" else r.airlight  # stage 0's airlight: the later stages' prior
         t_done = t_done * resize(r.t, work)
         current = r.J
         results.append(r)
@@ -139,29 +137,30 @@ def dehaze_stages(image: np.ndarray, airlight: np.ndarray, iters: list[int], dev
     return results
 
 
-def output_bytes(shape: tuple[int, int]) -> int:
+def output_bytes(cfg: Config, shape: tuple[int, int]) -> int:
     """An upper bound on the PNGs a run writes (uncompressed RGB): input, J, t and A per stage, result."""
-    return (2 + 3 * STAGES) * shape[0] * shape[1] * 3
+    return (2 + 3 * cfg.stages) * shape[0] * shape[1] * 3
 
 
-def airlight_of(image: np.ndarray) -> np.ndarray:
+def airlight_of(cfg: Config, image: np.ndarray) -> np.ndarray:
     """The dark-channel airlight estimate, made at the working size (the nets' view of the image)."""
     from utils.haze import estimate_airlight
     from utils.image_io import resize, working_shape
-    return estimate_airlight(resize(image, working_shape(image.shape[:2], MAX_SIDE)))
+    return estimate_airlight(resize(image, working_shape(image.shape[:2], cfg.max_side)))
 
 
-def validate_settings() -> None:
+def validate(cfg: Config) -> None:
+    """Settings that cannot work: one line each."""
     from utils.config import check_choice
     from utils.errors import UserError
-    if STAGES < 1:
-        raise UserError(f"--stages={STAGES}: need at least 1 stage")
-    check_choice("schedule", SCHEDULE, ("fixed", "adaptive"))
-    check_choice("airlight", AIRLIGHT, ("fixed", "learned"))
-    check_choice("video_airlight", VIDEO_AIRLIGHT, ("carry", "per_frame"))
-    if len(CHANNELS) != len(SKIPS):
-        raise UserError(f"--channels and --skips need the same length ({len(CHANNELS)} vs {len(SKIPS)})")
-    if FRAME_STEP < 1 or VIDEO_ITERS_FIRST < 1 or VIDEO_ITERS_NEXT < 1 or ITERS < 1:
+    if cfg.stages < 1:
+        raise UserError(f"--stages={cfg.stages}: need at least 1 stage")
+    check_choice("schedule", cfg.schedule, ("fixed", "adaptive"))
+    check_choice("airlight", cfg.airlight, ("fixed", "learned"))
+    check_choice("video_airlight", cfg.video_airlight, ("carry", "per_frame"))
+    if len(cfg.channels) != len(cfg.skips):
+        raise UserError(f"--channels and --skips need the same length ({len(cfg.channels)} vs {len(cfg.skips)})")
+    if cfg.frame_step < 1 or cfg.video_iters_first < 1 or cfg.video_iters_next < 1 or cfg.iters < 1:
         raise UserError("--frame_step, --iters and --video_iters_first/next must be at least 1")
 
 
@@ -171,32 +170,31 @@ def check_image(image: np.ndarray, what: str) -> None:
         raise UserError(f"{what} is too small ({image.shape[1]}x{image.shape[0]}): need at least 4x4 pixels")
     if image.max() < 1 / 255:
         raise UserError(f"{what} is entirely black: there is nothing to dehaze")
-
-
-def run_video(config: dict) -> int:
+def run_video(cfg: Config) -> RunResult | int:
     """Frame-by-frame dehazing. The airlight is estimated once (median over the first frames) and carried
-    to every frame; with WARM_START frame k+1 starts from frame k's weights and input noise. Under
+    to every frame; with cfg.warm_start frame k+1 starts from frame k's weights and input noise. Under
     torchrun the frames are split into contiguous chunks, one per rank, and rank 0 writes the video."""
     import torch
 
-    from net import checkpoint, precision
-    from utils import distributed
+    from net import precision
+    from utils import checkpoint, distributed
+    from utils.device import environment, pick_device, seed_everything
     from utils.errors import UserError
     from utils.image_io import save_image
     from utils.metrics import psnr, ssim
-    from utils.run import environment, finish_run, new_run_dir, pick_device, seed_everything
+    from utils.run_folder import finish_run, new_run_dir
     from utils.video import chunk_bounds, flicker, read_video, temporal_ssim, write_video
     rank, size, local = distributed.world()
-    device = pick_device(DEVICE)
-    globals()["PRECISION"] = precision.resolve(PRECISION, device)
+    device = pick_device(cfg.device)
+    run_cfg = cfg.replace(precision=precision.resolve(cfg.precision, device))
     if device.type == "cuda" and size > 1:  # one GPU per local rank
         device = torch.device(f"cuda:{local % max(1, torch.cuda.device_count())}")
-    frames, fps = read_video(VIDEO, FRAME_STEP)
-    check_image(frames[0], f"video {VIDEO}")
+    frames, fps = read_video(cfg.video, cfg.frame_step)
+    check_image(frames[0], f"video {cfg.video}")
     gt_frames = None
-    gt_path = f"{Path(VIDEO).with_suffix('')}_gt.mp4" if VIDEO_GT == "auto" else VIDEO_GT
-    if (gt_path and Path(gt_path).exists()) or VIDEO_GT not in ("", "auto"):
-        gt_frames, _ = read_video(gt_path, FRAME_STEP, "ground-truth video (--video_gt)")
+    gt_path = f"{Path(cfg.video).with_suffix('')}_gt.mp4" if cfg.video_gt == "auto" else cfg.video_gt
+    if (gt_path and Path(gt_path).exists()) or cfg.video_gt not in ("", "auto"):
+        gt_frames, _ = read_video(gt_path, cfg.frame_step, "ground-truth video (--video_gt)")
         if len(gt_frames) != len(frames) or gt_frames[0].shape != frames[0].shape:
             raise UserError(f"--video_gt has {len(gt_frames)} frames of {gt_frames[0].shape[1]}x"
                             f"{gt_frames[0].shape[0]}, the video {len(frames)} of {frames[0].shape[1]}x"
@@ -204,28 +202,31 @@ def run_video(config: dict) -> int:
     else:
         gt_path = ""
     distributed.init(device)
-    seed_everything(SEED + rank)
-    if size > 1 and (CHECKPOINT_EVERY or RESUME):
+    seed_everything(cfg.seed + rank)
+    if size > 1 and (cfg.checkpoint_every or cfg.resume):
         raise UserError("--checkpoint_every and --resume work in one process; run the video without torchrun")
-    run_dir = distributed.broadcast(new_run_dir(OUTPUT_DIR, f"video{STAGES}_{Path(VIDEO).stem}") if rank == 0 else None)
-    checkpoint.start(run_dir, CHECKPOINT_EVERY, {"script": "dehazing_system.py", "config": config}, RESUME)
-    iters_first = stage_iters(VIDEO_ITERS_FIRST, ITER_FACTOR, STAGES)
-    iters_next = stage_iters(VIDEO_ITERS_NEXT, ITER_FACTOR, STAGES) if WARM_START else iters_first
-    carried = np.median([airlight_of(f) for f in frames[:AIRLIGHT_FRAMES]], axis=0).astype(np.float32)
+    run_dir = distributed.broadcast(new_run_dir(cfg.output_dir, f"video{cfg.stages}_{Path(cfg.video).stem}")
+                                    if rank == 0 else None)
+    checkpoint.start(run_dir, cfg.checkpoint_every, {"script": "dehazing_system.py", "config": cfg.as_dict()},
+                     cfg.resume)
+    iters_first = stage_iters(cfg.video_iters_first, cfg.iter_factor, cfg.stages)
+    iters_next = stage_iters(cfg.video_iters_next, cfg.iter_factor, cfg.stages) if cfg.warm_start else iters_first
+    carried = np.median([airlight_of(cfg, f) for f in frames[:cfg.airlight_frames]], axis=0).astype(np.float32)
     start_idx, end_idx = chunk_bounds(len(frames), size)[rank]
     if rank == 0:
-        print(f"dehazing {len(frames)} frames of {VIDEO} ({frames[0].shape[1]}x{frames[0].shape[0]}, {fps:.1f} fps) "
+        print(f"dehazing {len(frames)} frames of {cfg.video} ({frames[0].shape[1]}x{frames[0].shape[0]}, "
+              f"{fps:.1f} fps) "
               f"on {size} process(es), {device}; iterations {iters_first[0]} first, {iters_next[0]} next "
-              f"({'warm start' if WARM_START else 'from scratch'})")
+              f"({'warm start' if cfg.warm_start else 'from scratch'})")
     start = time.time()
     done: list[tuple[int, np.ndarray, dict]] = []
     warm = None
     for i in range(start_idx, end_idx):
         t0 = time.time()
-        airlight = carried if VIDEO_AIRLIGHT == "carry" else airlight_of(frames[i])
+        airlight = carried if cfg.video_airlight == "carry" else airlight_of(cfg, frames[i])
         iters = iters_first if warm is None else iters_next
-        results = dehaze_stages(frames[i], airlight, iters, device, warm=warm, name=f"frame {i} ")
-        warm = [r.state for r in results] if WARM_START else None
+        results = dehaze_stages(run_cfg, frames[i], airlight, iters, device, warm=warm, name=f"frame {i} ")
+        warm = [r.state for r in results] if cfg.warm_start else None
         J = results[-1].J
         info = {"frame": i, "rank": rank, "iterations": [r.loop.iterations for r in results],
                 "reconstruction_psnr": results[-1].loop.best_psnr, "airlight": results[0].airlight,
@@ -248,15 +249,15 @@ def run_video(config: dict) -> int:
     write_video(run_dir / "dehazed.mp4", out, fps)
     write_video(run_dir / "side_by_side.mp4", [np.concatenate([a, b], axis=1) for a, b in zip(inputs, out,
                                                                                            strict=True)], fps)
-    if SAVE_FRAMES:
+    if cfg.save_frames:
         (run_dir / "frames").mkdir()
         for i, f in zip(idx, out, strict=True):
             save_image(run_dir / "frames" / f"frame{i:05d}.png", f)
     wall = time.time() - start
     in_flicker = flicker(inputs)
-    summary = {"frames": len(frames), "frames_dehazed": len(out), "processes": size, "warm_start": WARM_START,
+    summary = {"frames": len(frames), "frames_dehazed": len(out), "processes": size, "warm_start": cfg.warm_start,
                "iterations_first": iters_first, "iterations_next": iters_next,
-               "airlight_mode": VIDEO_AIRLIGHT, "airlight_carried": carried,
+               "airlight_mode": cfg.video_airlight, "airlight_carried": carried,
                "seconds_per_frame": float(np.mean([p["time_s"] for p in per_frame])),
                "seconds_per_frame_after_first": float(np.mean([p["time_s"] for p in per_frame[1:]] or [0.0])),
                "flicker_output": flicker(out), "flicker_input": in_flicker,
@@ -277,49 +278,46 @@ def run_video(config: dict) -> int:
         report.append(f"mean PSNR vs truth {summary['mean_psnr_gt']:.2f} dB (hazy {summary['mean_hazy_psnr_gt']:.2f} "
                       f"dB), mean SSIM {summary['mean_ssim_gt']:.3f}; flicker {summary['flicker_ratio_to_truth']:.3f}x "
                       f"the truth's (tSSIM {summary['tssim_truth']:.3f})")
-    finish_run(run_dir, {
-        "script": "dehazing_system.py", "mode": "video", "config": config, "environment": environment(),
-        "device": str(device), "precision": PRECISION, "seed": SEED, "resumed_from": RESUME or None,
-        "video": VIDEO,
-        "video_gt": gt_path, "fps": fps,
+    return finish_run(run_dir, {
+        "script": "dehazing_system.py", "mode": "video", "config": cfg.as_dict(), "environment": environment(),
+        "device": str(device), "precision": run_cfg.precision, "seed": cfg.seed, "resumed_from": cfg.resume or None,
+        "video": cfg.video, "video_gt": gt_path, "fps": fps,
         "size": [frames[0].shape[1], frames[0].shape[0]], **summary, "per_frame": per_frame},
         report, len(out) < len(frames), wall)
-    return 0
 
 
-def main(argv: list[str]) -> int:
-    from net import checkpoint, precision
-    from utils.config import configure
+def run(cfg: Config) -> RunResult:
+    """Dehaze one image as `cfg` says, in cfg.stages stages; every output goes to a fresh run folder."""
+    from net import precision
+    from utils import checkpoint
+    from utils.device import environment, pick_device, seed_everything
     from utils.image_io import load_image, save_image
     from utils.metrics import psnr, ssim
     from utils.plotting import plot_curves, side_by_side
-    from utils.run import environment, finish_run, new_run_dir, pick_device, seed_everything
-
-    config = configure(globals(), argv, PRESETS)
-    validate_settings()
-    if VIDEO:
-        return run_video(config)
-    image = load_image(INPUT)
-    check_image(image, f"input image {INPUT}")
-    gt_path, gt = resolve_gt(image.shape[:2])
-    device = pick_device(DEVICE)
-    globals()["PRECISION"] = precision.resolve(PRECISION, device)
-    seed_everything(SEED)
-    run_dir = new_run_dir(OUTPUT_DIR, f"dehaze{STAGES}_{Path(INPUT).stem}", output_bytes(image.shape[:2]))
-    checkpoint.start(run_dir, CHECKPOINT_EVERY, {"script": "dehazing_system.py", "config": config}, RESUME)
-    iters = stage_iters(ITERS, ITER_FACTOR, STAGES)
-    print(f"dehazing {INPUT} ({image.shape[1]}x{image.shape[0]}) in {STAGES} stage(s) of {iters} iterations "
-          f"({SCHEDULE}) on {device}")
+    from utils.run_folder import finish_run, new_run_dir
+    image = load_image(cfg.input)
+    check_image(image, f"input image {cfg.input}")
+    gt_path, gt = resolve_gt(cfg, image.shape[:2])
+    device = pick_device(cfg.device)
+    run_cfg = cfg.replace(precision=precision.resolve(cfg.precision, device))
+    seed_everything(cfg.seed)
+    run_dir = new_run_dir(cfg.output_dir, f"dehaze{cfg.stages}_{Path(cfg.input).stem}",
+                          output_bytes(cfg, image.shape[:2]))
+    checkpoint.start(run_dir, cfg.checkpoint_every, {"script": "dehazing_system.py", "config": cfg.as_dict()},
+                     cfg.resume)
+    iters = stage_iters(cfg.iters, cfg.iter_factor, cfg.stages)
+    print(f"dehazing {cfg.input} ({image.shape[1]}x{image.shape[0]}) in {cfg.stages} stage(s) of {iters} iterations "
+          f"({cfg.schedule}) on {device}")
     start = time.time()
     save_image(run_dir / "input.png", image)
     report: list[str] = []
     if gt is not None:
         report.append(f"hazy input: PSNR {psnr(image, gt):.2f} dB, SSIM {ssim(image, gt):.3f}")
-    airlight = airlight_of(image)
+    airlight = airlight_of(cfg, image)
     stages: list[dict] = []
     histories: dict[str, dict[str, list[float]]] = {}
     outputs = []
-    for k, r in enumerate(dehaze_stages(image, airlight, iters, device)):
+    for k, r in enumerate(dehaze_stages(run_cfg, image, airlight, iters, device)):
         save_image(run_dir / f"stage{k}_J.png", r.J)
         save_image(run_dir / f"stage{k}_t.png", r.t)
         save_image(run_dir / f"stage{k}_A.png", r.A)
@@ -344,18 +342,26 @@ def main(argv: list[str]) -> int:
     if gt is not None:
         final.update(psnr_gt=psnr(outputs[-1], gt), ssim_gt=ssim(outputs[-1], gt),
                      hazy_psnr_gt=psnr(image, gt), hazy_ssim_gt=ssim(image, gt))
-    wall = time.time() - start
     interrupted = any(st["stopped"] == "interrupted" for st in stages)
-    finish_run(run_dir, {
-        "script": "dehazing_system.py", "config": config, "environment": environment(), "device": str(device),
-        "precision": PRECISION,        "seed": SEED, "resumed_from": RESUME or None, "input": INPUT, "gt": gt_path,
-        "input_size": [image.shape[1], image.shape[0]],
+    return finish_run(run_dir, {
+        "script": "dehazing_system.py", "config": cfg.as_dict(), "environment": environment(),
+        "device": str(device), "precision": run_cfg.precision, "seed": cfg.seed, "resumed_from": cfg.resume or None,
+        "input": cfg.input, "gt": gt_path, "input_size": [image.shape[1], image.shape[0]],
         "airlight_estimate": airlight, "airlight": stages[0]["airlight"], "stage_iterations": iters,
         "iterations_used": [st["iterations"] for st in stages], "stages": stages, "final": final},
-        report, interrupted, wall)
-    return 0
+        report, interrupted, time.time() - start)
+
+
+def main(argv: list[str] | None = None) -> RunResult:
+    """The command line: settings from the constants above and `argv`; one image or one video."""
+    from utils.config import configure
+    from utils.device import cpu_share
+    cfg = configure(globals(), argv, PRESETS)
+    validate(cfg)
+    with cpu_share(cfg.threads):
+        return run_video(cfg) if cfg.video else run(cfg)
 
 
 if __name__ == "__main__":
-    from utils.run import cli
+    from utils.cli import cli
     cli(main)

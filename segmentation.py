@@ -20,6 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
+from utils.config import Config
+from utils.run_folder import RunResult
+
 # --- input and hints
 INPUT = ""  # image to segment (PNG, JPEG, TIFF, BMP); "" = the bundled sample for LAYERS
 SAMPLES = {2: "images/horse_grass_brick.png", 3: "images/three_regions.png"}  # bundled samples
@@ -61,37 +64,32 @@ OUTPUT_DIR = "output"  # each run writes a fresh folder here
 CHECKPOINT_EVERY = 0  # save nets, optimiser, inputs, RNG and iteration every N iterations (0 = off)
 RESUME = ""  # a checkpointed run's folder to continue, with its settings (the result goes to a fresh folder)
 PROGRESS = True  # show progress bars
+THREADS = 0  # CPU threads (0 = this run's share of the cores among the runs alive on this machine)
 
 PRESETS = {"paper": {"step1_iters": 2000, "step2_iters": 4000, "hint_iters": 1000, "sharpen_ramp": 1000,
                      "max_side": 800, "mask_input": "noise", "lr": 0.001}}
 
-
-def resolve_hints(image: np.ndarray, n: int) -> tuple[list[str], list[np.ndarray]]:
+def resolve_hints(cfg: Config, image: np.ndarray, n: int) -> tuple[list[str], list[np.ndarray]]:
     """Hints in layer order (fg first) from HINTS and the user's masks; X_fg_hint.png etc. beside the
     input are used automatically with HINTS=auto."""
     from utils.hints import layer_names, make_hints
+    from utils.image_io import beside
     names = layer_names(n)
-    user = {"fg": FG_HINT, "bg": BG_HINT, "mg": MG_HINT}
-    method = HINTS
-    if HINTS == "auto":
-        stem = Path(INPUT).with_suffix("")
-        beside = {k: f"{stem}_{k}_hint.png" for k in names}
-        found = {k: p for k, p in beside.items() if Path(p).exists()}
-        if set(found) == set(names):
-            user = {k: user.get(k) or found[k] for k in names}
+    user = {"fg": cfg.fg_hint, "bg": cfg.bg_hint, "mg": cfg.mg_hint}
+    method = cfg.hints
+    if cfg.hints == "auto":
+        found = {k: beside(cfg.input, f"_{k}_hint.png") for k in names}
+        if all(found.values()):
+            user = {k: user.get(k) or str(found[k]) for k in names}
         method = "histogram"
     hints = make_hints(image, method, n, {k: v for k, v in user.items() if k in names and v})
     return names, [hints[k] for k in names]
 
 
-def resolve_truth(shape: tuple[int, int], n: int) -> np.ndarray | None:
+def resolve_truth(cfg: Config, shape: tuple[int, int], n: int) -> np.ndarray | None:
     """Ground-truth labels (0 = background ... n-1 = foreground) for IoU, or None."""
-    from utils.image_io import load_image, resize
-    path = TRUTH
-    if TRUTH == "auto":
-        path = f"{Path(INPUT).with_suffix('')}_truth.png"
-        if not Path(path).exists():
-            return None
+    from utils.image_io import beside, load_image, resize
+    path = beside(cfg.input, "_truth.png") if cfg.truth == "auto" else cfg.truth
     if not path:
         return None
     grey = load_image(path, "truth image").mean(axis=2)
@@ -101,22 +99,11 @@ def resolve_truth(shape: tuple[int, int], n: int) -> np.ndarray | None:
     return np.clip(np.rint(grey * (n - 1)), 0, n - 1).astype(np.uint8)
 
 
-def output_bytes(shape: tuple[int, int]) -> int:
+def output_bytes(cfg: Config, shape: tuple[int, int]) -> int:
     """An upper bound on the PNGs a run writes (uncompressed RGB): input, overlays and masks, and per
     layer its layer, hint and soft mask, three times over for the pairwise system."""
-    return (6 + 3 * LAYERS * (3 if LAYERS == 3 and METHOD == "system" else 1)) * shape[0] * shape[1] * 3
-
-
-def settings(**extra: object):  # -> net.segment.SegmentSettings
-    from net.segment import SegmentSettings
-    return SegmentSettings(channels=tuple(CHANNELS), input_depth=INPUT_DEPTH, reg_noise=REG_NOISE,
-                           mask_input=MASK_INPUT, gabor=GABOR, mask_hint_weight=MASK_HINT_WEIGHT,
-                           step1_iters=STEP1_ITERS, step2_iters=STEP2_ITERS, hint_iters=HINT_ITERS,
-                           sharpen_weight=SHARPEN_WEIGHT, sharpen_ramp=SHARPEN_RAMP,
-                           exclusion_weight=EXCLUSION_WEIGHT, psnr_target=PSNR_TARGET or None, lr=LR,
-                           coarse=COARSE, max_side=MAX_SIDE, guided_radius=GUIDED_RADIUS,
-                           guided_eps=GUIDED_EPS, precision=PRECISION, cuda_graph=CUDA_GRAPH, progress=PROGRESS,
-                           **extra)
+    pairs = 3 if cfg.layers == 3 and cfg.method == "system" else 1
+    return (6 + 3 * cfg.layers * pairs) * shape[0] * shape[1] * 3
 
 
 def save_layers(run_dir: Path, names: list[str], hints: list[np.ndarray], seg) -> None:
@@ -134,108 +121,54 @@ def step_summary(seg) -> dict:
                 "best_iteration": r.best_step} for k, r in seg.steps.items()}
 
 
-def two_layer(image: np.ndarray, names: list[str], hints: list[np.ndarray], run_dir: Path, device,
-              truth: np.ndarray | None, softmax: bool = False, tag: str = "") -> tuple[object, dict]:
-    """One Double-DIP run (fg vs bg); writes its outputs to run_dir; returns (segmentation, summary)."""
-    from net.segment import segment
-    from utils.image_io import save_image
-    from utils.metrics import iou
-    from utils.plotting import overlay, plot_curves
-    seg = segment(image, hints, settings(softmax=softmax, name=tag or "double-dip"), device)
-    fg = seg.labels == 0
-    save_layers(run_dir, names, hints, seg)
-    save_image(run_dir / "soft_mask.png", seg.soft[0])
-    save_image(run_dir / "refined_mask.png", seg.refined[0])
-    save_image(run_dir / "mask.png", fg.astype(np.uint8) * 255)
-    save_image(run_dir / "overlay.png", overlay(image, fg.astype(np.uint8) * 2))
-    plot_curves({k: r.history for k, r in seg.steps.items()}, run_dir / "curves.png")
-    summary = {"steps": step_summary(seg), "interrupted": seg.interrupted,
-               "foreground_fraction": float(fg.mean())}
-    if truth is not None:
-        summary["iou_fg"] = iou(fg, truth == 1)
-        summary["iou_fg_raw_mask"] = iou(seg.soft[0] > 0.5, truth == 1)
-        summary["iou_fg_hint_only"] = iou(hints[0] > 0, truth == 1)
-    return seg, summary
+class Job:
+    """One image's segmentation: its settings, device, image, hints (fg first), truth and run folder."""
 
+    def __init__(self, cfg: Config, device, image: np.ndarray, names: list[str], hints: list[np.ndarray],
+                 truth: np.ndarray | None, run_dir: Path) -> None:
+        self.cfg, self.device, self.image = cfg, device, image
+        self.names, self.hints, self.truth, self.run_dir = names, hints, truth, run_dir
 
-def label_outputs(run_dir: Path, image: np.ndarray, labels: np.ndarray, n: int, two: np.ndarray,
-                  truth: np.ndarray | None, hints: list[np.ndarray]) -> dict:
-    """labels.png (0 = background ... n-1 = foreground), labels_vis.png (foreground black, background
-    white), a colour overlay and figure.png (original | two-layer | n-layer)."""
-    from utils.image_io import save_image
-    from utils.metrics import per_class_iou
-    from utils.plotting import overlay, side_by_side
-    save_image(run_dir / "labels.png", labels)
-    vis = 1.0 - labels.astype(np.float32) / (n - 1)
-    save_image(run_dir / "labels_vis.png", vis)
-    save_image(run_dir / "overlay.png", overlay(image, labels))
-    side_by_side([image, 1.0 - two.astype(np.float32), vis],
-                 ["original", "two-layer segmentation", f"{n}-layer segmentation"], run_dir / "figure.png")
-    summary: dict = {"label_fractions": [float((labels == k).mean()) for k in range(n)]}
-    if truth is not None:
-        ious = per_class_iou(labels, truth, n)
-        hint_labels = np.full(labels.shape, 255, np.uint8)
-        for k, h in enumerate(hints):  # hint k is layer k from the foreground: label n-1-k
-            hint_labels[h > 0] = n - 1 - k
-        baseline = per_class_iou(hint_labels, truth, n)
-        summary.update(iou_per_label=ious, mean_iou=float(np.mean(ious)),
-                       mean_iou_hint_only=float(np.mean(baseline)))
-    return summary
+    def settings(self, **extra: object):  # -> net.segment.SegmentSettings
+        from net.segment import SegmentSettings
+        from utils.config import settings_from
+        return settings_from(SegmentSettings, self.cfg, **extra)
 
+    def two_layer(self, names: list[str], hints: list[np.ndarray], run_dir: Path, truth: np.ndarray | None,
+                  softmax: bool = False, tag: str = "") -> tuple[object, dict]:
+        """One Double-DIP run (fg vs bg); writes its outputs to run_dir; returns (segmentation, summary)."""
+        from net.segment import segment
+        from utils.image_io import save_image
+        from utils.metrics import iou
+        from utils.plotting import overlay, plot_curves
+        seg = segment(self.image, hints, self.settings(softmax=softmax, name=tag or "double-dip"), self.device)
+        fg = seg.labels == 0
+        save_layers(run_dir, names, hints, seg)
+        save_image(run_dir / "soft_mask.png", seg.soft[0])
+        save_image(run_dir / "refined_mask.png", seg.refined[0])
+        save_image(run_dir / "mask.png", fg.astype(np.uint8) * 255)
+        save_image(run_dir / "overlay.png", overlay(self.image, fg.astype(np.uint8) * 2))
+        plot_curves({k: r.history for k, r in seg.steps.items()}, run_dir / "curves.png")
+        summary = {"steps": step_summary(seg), "interrupted": seg.interrupted,
+                   "foreground_fraction": float(fg.mean())}
+        if truth is not None:
+            summary["iou_fg"] = iou(fg, truth == 1)
+            summary["iou_fg_raw_mask"] = iou(seg.soft[0] > 0.5, truth == 1)
+            summary["iou_fg_hint_only"] = iou(hints[0] > 0, truth == 1)
+        return seg, summary
 
-def main(argv: list[str]) -> int:
-    from net import checkpoint, precision
-    from net.segment import fuse_paper, fuse_vote, segment
-    from utils.config import check_choice, configure
-    from utils.errors import UserError
-    from utils.image_io import load_image, save_image
-    from utils.plotting import plot_curves
-    from utils.run import environment, finish_run, new_run_dir, pick_device, seed_everything
-
-    config = configure(globals(), argv, PRESETS)
-    if not INPUT:
-        globals()["INPUT"] = config["input"] = SAMPLES.get(LAYERS, SAMPLES[3])
-    if LAYERS < 2:
-        raise UserError(f"--layers={LAYERS}: need at least 2 layers")
-    check_choice("mask_input", MASK_INPUT, ("noise", "image", "texture"))
-    check_choice("method", METHOD, ("system", "multi"))
-    check_choice("fusion", FUSION, ("vote", "paper"))
-    if LAYERS > 3 and METHOD == "system":
-        raise UserError("--method=system fuses three pairwise runs, so it needs --layers=3; use --method=multi")
-    if not 0 <= COARSE <= 1:
-        raise UserError(f"--coarse={COARSE}: give the share of each step's iterations run at half size, from 0 to 1")
-    if len(CHANNELS) < 1 or min(CHANNELS) < 1:
-        raise UserError(f"--channels={CHANNELS}: give a list of positive channel counts, e.g. [8,16,32]")
-    image = load_image(INPUT)
-    if min(image.shape[:2]) < 2 ** len(CHANNELS) // 2 or min(image.shape[:2]) < 4:
-        raise UserError(f"input image is too small ({image.shape[1]}x{image.shape[0]}): the networks need "
-                        f"at least {max(4, 2 ** len(CHANNELS) // 2)} pixels on each side")
-    names, hints = resolve_hints(image, LAYERS)
-    truth = resolve_truth(image.shape[:2], LAYERS)
-    device = pick_device(DEVICE)
-    globals()["PRECISION"] = precision.resolve(PRECISION, device)
-    seed_everything(SEED)
-    run_dir = new_run_dir(OUTPUT_DIR, f"seg{LAYERS}_{METHOD}_{Path(INPUT).stem}", output_bytes(image.shape[:2]))
-    checkpoint.start(run_dir, CHECKPOINT_EVERY, {"script": "segmentation.py", "config": config}, RESUME)
-    print(f"segmenting {INPUT} ({image.shape[1]}x{image.shape[0]}) into {LAYERS} layers "
-          f"({'Double-DIP' if LAYERS == 2 and METHOD == 'system' else METHOD}) on {device}")
-    start = time.time()
-    save_image(run_dir / "input.png", image)
-    report: list[str] = []
-    if LAYERS == 2:
-        seg, summary = two_layer(image, names, hints, run_dir, device, truth, softmax=METHOD == "multi")
-        if "iou_fg" in summary:
-            report.append(f"foreground IoU {summary['iou_fg']:.3f} (hints alone {summary['iou_fg_hint_only']:.3f})")
-    elif METHOD == "system":
-        # three pairwise Double-DIPs; labels 2 = fg, 1 = mg, 0 = bg
+    def three_layer_system(self) -> dict:
+        """The paper's first technique: three pairwise Double-DIPs, (fg, bg), (mg, bg) and (fg, mg), each in
+        its own sub-folder, fused into one label map (2 = fg, 1 = mg, 0 = bg)."""
+        from net.segment import fuse_paper, fuse_vote
+        from utils.image_io import save_image
         pairs = {("fg", "bg"): (2, 0), ("mg", "bg"): (1, 0), ("fg", "mg"): (2, 1)}
-        h = dict(zip(names, hints, strict=True))
+        h = dict(zip(self.names, self.hints, strict=True))
         masks, runs, layers = {}, {}, {}
         for (a, b), labs in pairs.items():
-            sub = run_dir / f"pair_{a}_{b}"
+            sub = self.run_dir / f"pair_{a}_{b}"
             sub.mkdir()
-            seg, runs[f"{a}_{b}"] = two_layer(image, [a, b], [h[a], h[b]], sub, device, None,
-                                              tag=f"{a} vs {b}")
+            seg, runs[f"{a}_{b}"] = self.two_layer([a, b], [h[a], h[b]], sub, None, tag=f"{a} vs {b}")
             masks[labs] = seg.refined[0]
             for name, layer in zip((a, b), seg.layers, strict=True):
                 layers.setdefault(name, layer)  # fg and bg from the (fg, bg) run, mg from (mg, bg)
@@ -244,32 +177,123 @@ def main(argv: list[str]) -> int:
         if len(masks) < 3:
             labels = np.where(masks[(2, 0)] > 0.5, 2, 0).astype(np.uint8)
         else:
-            labels = fuse_vote(masks) if FUSION == "vote" else fuse_paper(masks)
-        two = masks[(2, 0)] > 0.5
+            labels = fuse_vote(masks) if self.cfg.fusion == "vote" else fuse_paper(masks)
         for name, layer in layers.items():
-            save_image(run_dir / f"{name}_layer.png", layer)
-        summary = {"pairwise_runs": runs, "fusion": FUSION,
+            save_image(self.run_dir / f"{name}_layer.png", layer)
+        summary = {"pairwise_runs": runs, "fusion": self.cfg.fusion,
                    "interrupted": any(r["interrupted"] for r in runs.values()), "steps": {}}
-        summary.update(label_outputs(run_dir, image, labels, 3, two, truth, hints))
-    else:
-        seg = segment(image, hints, settings(softmax=True, name=f"{LAYERS}-layer"), device)
-        labels = (LAYERS - 1 - seg.labels).astype(np.uint8)
-        save_layers(run_dir, names, hints, seg)
-        plot_curves({k: r.history for k, r in seg.steps.items()}, run_dir / "curves.png")
+        return {**summary, **self.label_outputs(labels, 3, masks[(2, 0)] > 0.5)}
+
+    def multi_layer(self) -> dict:
+        """The paper's proposed technique: K layer DIPs and one softmax mask."""
+        from net.segment import segment
+        from utils.plotting import plot_curves
+        n = self.cfg.layers
+        seg = segment(self.image, self.hints, self.settings(softmax=True, name=f"{n}-layer"), self.device)
+        labels = (n - 1 - seg.labels).astype(np.uint8)
+        save_layers(self.run_dir, self.names, self.hints, seg)
+        plot_curves({k: r.history for k, r in seg.steps.items()}, self.run_dir / "curves.png")
         summary = {"steps": step_summary(seg), "interrupted": seg.interrupted}
-        summary.update(label_outputs(run_dir, image, labels, LAYERS, labels == LAYERS - 1, truth, hints))
-    if truth is not None and LAYERS > 2:
-        report.append(f"mean IoU {summary['mean_iou']:.3f} per label {np.round(summary['iou_per_label'], 3)} "
-                      f"(hints alone {summary['mean_iou_hint_only']:.3f})")
-    wall = time.time() - start
-    finish_run(run_dir, {
-        "script": "segmentation.py", "config": config, "environment": environment(), "device": str(device),
-        "precision": PRECISION, "seed": SEED, "input": INPUT, "input_size": [image.shape[1], image.shape[0]],
-        "layers": names, "resumed_from": RESUME or None, **summary},
-        report, bool(summary.get("interrupted")), wall)
-    return 0
+        return {**summary, **self.label_outputs(labels, n, labels == n - 1)}
+
+    def label_outputs(self, labels: np.ndarray, n: int, two: np.ndarray) -> dict:
+        """labels.png (0 = background ... n-1 = foreground), labels_vis.png (foreground black, background
+        white), a colour overlay and figure.png (original | two-layer | n-layer)."""
+        from utils.image_io import save_image
+        from utils.metrics import per_class_iou
+        from utils.plotting import overlay, side_by_side
+        save_image(self.run_dir / "labels.png", labels)
+        vis = 1.0 - labels.astype(np.float32) / (n - 1)
+        save_image(self.run_dir / "labels_vis.png", vis)
+        save_image(self.run_dir / "overlay.png", overlay(self.image, labels))
+        side_by_side([self.image, 1.0 - two.astype(np.float32), vis],
+                     ["original", "two-layer segmentation", f"{n}-layer segmentation"], self.run_dir / "figure.png")
+        summary: dict = {"label_fractions": [float((labels == k).mean()) for k in range(n)]}
+        if self.truth is not None:
+            ious = per_class_iou(labels, self.truth, n)
+            hint_labels = np.full(labels.shape, 255, np.uint8)
+            for k, h in enumerate(self.hints):  # hint k is layer k from the foreground: label n-1-k
+                hint_labels[h > 0] = n - 1 - k
+            baseline = per_class_iou(hint_labels, self.truth, n)
+            summary.update(iou_per_label=ious, mean_iou=float(np.mean(ious)),
+                           mean_iou_hint_only=float(np.mean(baseline)))
+        return summary
+
+
+def validate(cfg: Config) -> None:
+    """Settings that cannot work: one line each."""
+    from utils.config import check_choice
+    from utils.errors import UserError
+    if cfg.layers < 2:
+        raise UserError(f"--layers={cfg.layers}: need at least 2 layers")
+    check_choice("mask_input", cfg.mask_input, ("noise", "image", "texture"))
+    check_choice("method", cfg.method, ("system", "multi"))
+    check_choice("fusion", cfg.fusion, ("vote", "paper"))
+    if cfg.layers > 3 and cfg.method == "system":
+        raise UserError("--method=system fuses three pairwise runs, so it needs --layers=3; use --method=multi")
+    if not 0 <= cfg.coarse <= 1:
+        raise UserError(f"--coarse={cfg.coarse}: give the share of each step's iterations run at half size, "
+                        "from 0 to 1")
+    if len(cfg.channels) < 1 or min(cfg.channels) < 1:
+        raise UserError(f"--channels={cfg.channels}: give a list of positive channel counts, e.g. [8,16,32]")
+
+
+def run(cfg: Config) -> RunResult:
+    """Segment one image as `cfg` says; every output goes to a fresh run folder."""
+    from net import precision
+    from utils import checkpoint
+    from utils.device import environment, pick_device, seed_everything
+    from utils.errors import UserError
+    from utils.image_io import load_image, save_image
+    from utils.run_folder import finish_run, new_run_dir
+    image = load_image(cfg.input)
+    need = max(4, 2 ** len(cfg.channels) // 2)
+    if min(image.shape[:2]) < need:
+        raise UserError(f"input image is too small ({image.shape[1]}x{image.shape[0]}): the networks need "
+                        f"at least {need} pixels on each side")
+    names, hints = resolve_hints(cfg, image, cfg.layers)
+    truth = resolve_truth(cfg, image.shape[:2], cfg.layers)
+    device = pick_device(cfg.device)
+    resolved = precision.resolve(cfg.precision, device)
+    seed_everything(cfg.seed)
+    run_dir = new_run_dir(cfg.output_dir, f"seg{cfg.layers}_{cfg.method}_{Path(cfg.input).stem}",
+                          output_bytes(cfg, image.shape[:2]))
+    checkpoint.start(run_dir, cfg.checkpoint_every, {"script": "segmentation.py", "config": cfg.as_dict()},
+                     cfg.resume)
+    print(f"segmenting {cfg.input} ({image.shape[1]}x{image.shape[0]}) into {cfg.layers} layers "
+          f"({'Double-DIP' if cfg.layers == 2 and cfg.method == 'system' else cfg.method}) on {device}")
+    start = time.time()
+    save_image(run_dir / "input.png", image)
+    job = Job(cfg.replace(precision=resolved), device, image, names, hints, truth, run_dir)
+    report: list[str] = []
+    if cfg.layers == 2:
+        _, summary = job.two_layer(names, hints, run_dir, truth, softmax=cfg.method == "multi")
+        if "iou_fg" in summary:
+            report.append(f"foreground IoU {summary['iou_fg']:.3f} (hints alone {summary['iou_fg_hint_only']:.3f})")
+    else:
+        summary = job.three_layer_system() if cfg.method == "system" else job.multi_layer()
+        if truth is not None:
+            report.append(f"mean IoU {summary['mean_iou']:.3f} per label {np.round(summary['iou_per_label'], 3)} "
+                          f"(hints alone {summary['mean_iou_hint_only']:.3f})")
+    return finish_run(run_dir, {
+        "script": "segmentation.py", "config": cfg.as_dict(), "environment": environment(), "device": str(device),
+        "precision": resolved, "seed": cfg.seed, "input": cfg.input, "input_size": [image.shape[1], image.shape[0]],
+        "layers": names, "resumed_from": cfg.resume or None, **summary},
+        report, bool(summary.get("interrupted")), time.time() - start)
+
+
+def main(argv: list[str] | None = None) -> RunResult:
+    """The command line: settings from the constants above and `argv`; one run."""
+    from utils.config import configure
+    from utils.device import cpu_share
+    cfg = configure(globals(), argv, PRESETS)
+    if not cfg.input:
+        cfg = cfg.replace(input=SAMPLES.get(cfg.layers, SAMPLES[3]))
+    validate(cfg)
+    with cpu_share(cfg.threads):
+        return run(cfg)
 
 
 if __name__ == "__main__":
-    from utils.run import cli
+    from utils.cli import cli
     cli(main)

@@ -17,8 +17,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from net.dehaze import recover  # noqa: E402
-from utils.haze import dark_channel, dcp_transmission, estimate_airlight, hazy_motorcycle  # noqa: E402
+from utils.haze import dark_channel, dcp_transmission, estimate_airlight  # noqa: E402
 from utils.metrics import psnr  # noqa: E402
+from utils.synthetic import hazy_motorcycle  # noqa: E402
 
 CASES = {"beta 0.1, A 0.8": (0.1, (0.8, 0.8, 0.8)), "beta 0.2, A 0.8": (0.2, (0.8, 0.8, 0.8)),
          "beta 0.4, A 0.8": (0.4, (0.8, 0.8, 0.8)), "beta 0.2, sand A": (0.2, (0.85, 0.75, 0.60))}

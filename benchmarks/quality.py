@@ -19,7 +19,6 @@ import argparse
 import contextlib
 import importlib
 import io
-import json
 import shlex
 import sys
 import time
@@ -33,10 +32,9 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from baselines import dcp_dehaze, grabcut, grabcut_layers  # noqa: E402
 
-from utils.haze import hazy_motorcycle  # noqa: E402
 from utils.image_io import load_image, resize, save_image  # noqa: E402
 from utils.metrics import iou, psnr, ssim  # noqa: E402
-from utils.synthetic import composite, eroded_hints  # noqa: E402
+from utils.synthetic import composite, eroded_hints, hazy_motorcycle  # noqa: E402
 
 GREY, SAND = (0.8, 0.8, 0.8), (0.85, 0.75, 0.60)
 DEHAZE_CASES = {"beta 0.1, A 0.8": (0.1, GREY), "beta 0.2, A 0.8": (0.2, GREY), "beta 0.4, A 0.8": (0.4, GREY),
@@ -53,14 +51,11 @@ QUICK = {"dehaze": ["--iters=30", "--channels=[8,16,32]", "--skips=[0,0,4]"],
 
 
 def run_script(name: str, args: list[str]) -> dict:
-    """An experiment script's main() in this process (freshly loaded, so its constants are the file's);
-    returns its results.json with the run folder."""
-    module = importlib.reload(importlib.import_module(name))
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        module.main(args)
-    run = Path(out.getvalue().strip().splitlines()[-1])
-    return {**json.loads((run / "results.json").read_text()), "run_dir": run}
+    """An experiment script's main() in this process, its printing silenced; returns its results.json
+    with the run folder."""
+    with contextlib.redirect_stdout(io.StringIO()):
+        r = importlib.import_module(name).main(args)
+    return {**r.results, "run_dir": r.run_dir}
 
 
 def selected(cases: dict, only: str) -> dict:
@@ -325,7 +320,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from utils.run import pick_device
+    from utils.device import pick_device
     device = pick_device(a.device)
     machine = torch.cuda.get_device_name(device) if device.type == "cuda" else \
         f"{platform.machine()} CPU, {torch.get_num_threads()} threads"

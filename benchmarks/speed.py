@@ -44,7 +44,7 @@ from net import losses  # noqa: E402
 from net.loop import Graphed  # noqa: E402
 from net.precision import autocast, bf16_supported  # noqa: E402
 from net.skip import skip  # noqa: E402
-from utils.run import pick_device  # noqa: E402
+from utils.device import pick_device  # noqa: E402
 
 
 def sync(device: torch.device) -> None:

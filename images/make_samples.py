@@ -11,9 +11,8 @@ import numpy as np
 import skimage.data
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from utils.haze import hazy_motorcycle  # noqa: E402
 from utils.image_io import save_image  # noqa: E402
-from utils.synthetic import composite, eroded_hints  # noqa: E402
+from utils.synthetic import composite, eroded_hints, hazy_motorcycle  # noqa: E402
 from utils.video import write_video  # noqa: E402
 
 HERE = Path(__file__).resolve().parent

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from net import losses
-from net.loop import Knobs, LoopResult, NoiseSchedule, Plateau, Step, optimise
+from net.loop import Knobs, LoopResult, LoopSettings, NoiseSchedule, Plateau, Problem, Step, optimise
 from net.noise import jitter, meshgrid_input, noise_input
 from net.precision import autocast
 from net.skip import skip
@@ -20,28 +20,30 @@ from utils.image_io import crop, pad_to_multiple, resize, to_batch, working_shap
 
 @dataclass
 class DehazeSettings:
-    channels: tuple[int, ...] = (8, 16, 32, 64, 128)  # per-scale channels of the J, t (and A) nets
-    skips: tuple[int, ...] = (0, 0, 0, 4, 4)  # per-scale skip channels
-    input_depth: int = 8  # channels of the noise inputs
-    input_var: float = 0.1  # scale of the uniform input noise
-    reg_noise: float = 1 / 30  # std of the per-iteration jitter of the J net's input
-    iters: int = 60
-    lr: float = 1e-3
-    precision: str = "fp32"  # fp32, or bf16 for the nets' convolutions (see net.precision)
-    cuda_graph: bool = True  # on CUDA, capture an iteration once and replay it (see net.loop)
-    smooth_weight: float = 0.005  # weight of the local-variance smoothness of t
-    airlight: str = "fixed"  # fixed (dark-channel estimate) or learned (A net on a meshgrid)
-    airlight_pull_iters: int = 1000  # learned A: iterations pulled towards the estimate
-    airlight_smooth_weight: float = 0.1  # learned A: smoothness weight
-    max_side: int = 800  # working resolution (longest side)
-    guided_radius: float = 0.03  # guided-filter radius for t, as a fraction of the longest side
-    guided_eps: float = 1e-3
-    t_min: float = 0.1  # the final t is clipped to [t_min, 1]
-    t_prior_weight: float = 0.0  # weight of an MSE pull of t towards the dark-channel-prior transmission
-    t_prior_omega: float = 0.95  # haze kept by that prior: t_dcp = 1 − ω·dark(I / A)
+    """How to dehaze one image. The fields without a default are dehazing_system.py's settings, filled
+    from its constants (utils.config.settings_from): their defaults live there only."""
+    channels: tuple[int, ...]  # per-scale channels of the J, t (and A) nets
+    skips: tuple[int, ...]  # per-scale skip channels
+    input_depth: int  # channels of the noise inputs
+    reg_noise: float  # std of the per-iteration jitter of the J net's input
+    iters: int
+    lr: float
+    precision: str  # fp32, or bf16 for the nets' convolutions (see net.precision)
+    cuda_graph: bool  # on CUDA, capture an iteration once and replay it (see net.loop)
+    smooth_weight: float  # weight of the local-variance smoothness of t
+    airlight: str  # fixed (dark-channel estimate) or learned (A net on a meshgrid)
+    airlight_pull_iters: int  # learned A: iterations pulled towards the estimate
+    max_side: int  # working resolution (longest side)
+    guided_radius: float  # guided-filter radius for t, as a fraction of the longest side
+    guided_eps: float
+    t_min: float  # the final t is clipped to [t_min, 1]
+    t_prior_weight: float  # weight of an MSE pull of t towards the dark-channel-prior transmission
+    t_prior_omega: float  # haze removed by that prior: t_dcp = 1 − ω·dark(I / A)
+    progress: bool
     plateau: Plateau | None = None  # adaptive schedule: stop at the knee of the PSNR curve
     retarget_t: bool = False  # warm start from another stage: shift t's output to the new prior's mean
-    progress: bool = True
+    input_var: float = 0.1  # scale of the uniform input noise
+    airlight_smooth_weight: float = 0.1  # learned A: smoothness weight
     name: str = "dehaze"
 
 
@@ -135,8 +137,9 @@ def dehaze(image: np.ndarray, s: DehazeSettings, device: torch.device, airlight:
                 loss = loss + knobs["pull"] * losses.mse(A, a_fixed.expand_as(A))
         return Step(loss, recon, {"J": J[0], "t": t[0], "A": A[0] if a_net is not None else a_fixed[0]})
 
-    r = optimise(nets, step, s.iters, img, lr=s.lr, plateau=s.plateau, desc=s.name, progress=s.progress,
-                 inputs=[code] + ([grid] if grid is not None else []), knobs=knobs, cuda_graph=s.cuda_graph)
+    problem = Problem(nets, step, img, inputs=[code] + ([grid] if grid is not None else []), knobs=knobs)
+    r = optimise(problem, s.iters, LoopSettings(lr=s.lr, plateau=s.plateau, desc=s.name, progress=s.progress,
+                                                cuda_graph=s.cuda_graph))
     best = r.best or r.last
     state = {"jt": {k: v.clone() for k, v in jt.state_dict().items()}, "code": code.contiguous(),
              "a_net": {k: v.clone() for k, v in a_net.state_dict().items()} if a_net is not None else None}

@@ -14,8 +14,9 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from net import checkpoint
-from utils.run import STOP
+from utils import checkpoint
+from utils.device import adjust_threads
+from utils.signals import STOP
 
 
 @dataclass
@@ -25,6 +26,50 @@ class Step:
     loss: torch.Tensor
     reconstruction: torch.Tensor
     outputs: dict[str, torch.Tensor] = field(default_factory=dict)
+
+
+@dataclass
+class Problem:
+    """What the loop fits: the nets (and `extra_params`), one iteration's `step`, the image its
+    reconstruction must match, the `inputs` a checkpoint must keep (noise codes) and the `knobs` the
+    loop sets before each iteration."""
+    nets: Sequence[nn.Module]
+    step: Callable[[int], Step]
+    target: torch.Tensor
+    extra_params: Sequence[nn.Parameter] = ()
+    inputs: Sequence[torch.Tensor] = ()
+    knobs: Knobs | None = None
+
+
+@dataclass
+class Plateau:
+    """Stop at the knee of the PSNR curve: once the best PSNR has gained no more over the last `window`
+    iterations than `fraction` of all it has gained since the first iteration (never before `min_iters`).
+    Scale-free: it needs no dB threshold, which would depend on the image. A DIP's fast early gain
+    is the structure; the slow steady gain after the knee is the over-fitting (of haze, of noise)."""
+    window: int = 30
+    fraction: float = 0.25
+    min_iters: int = 0
+
+    def reached(self, i: int, best_so_far: list[float]) -> bool:
+        """`best_so_far`: the best PSNR after each tracked iteration (from the loop's track_from on)."""
+        if i + 1 < max(self.window, self.min_iters) or len(best_so_far) <= self.window:
+            return False
+        recent = best_so_far[-1] - best_so_far[-1 - self.window]
+        return recent <= self.fraction * (best_so_far[-1] - best_so_far[0])
+
+
+@dataclass
+class LoopSettings:
+    """How the loop runs: Adam's learning rate, the early stops, which iterations may be the best state,
+    the progress bar, and CUDA graphs (on a CUDA device)."""
+    lr: float = 1e-3
+    psnr_target: float | None = None  # stop once the reconstruction reaches it (None or 0: never)
+    plateau: Plateau | None = None  # stop at the knee of the PSNR curve
+    track_from: int = 0  # the best state is chosen from this iteration on
+    desc: str = ""
+    progress: bool = True
+    cuda_graph: bool = False
 
 
 @dataclass
@@ -53,24 +98,6 @@ class NoiseSchedule:
         return self.warmup_std if i < self.warmup else self.std
 
 
-@dataclass
-class Plateau:
-    """Stop at the knee of the PSNR curve: once the best PSNR has gained no more over the last `window`
-    iterations than `fraction` of all it has gained since the first iteration (never before `min_iters`).
-    Scale-free: it needs no dB threshold, which would depend on the image. A DIP's fast early gain
-    is the structure; the slow steady gain after the knee is the over-fitting (of haze, of noise)."""
-    window: int = 30
-    fraction: float = 0.25
-    min_iters: int = 0
-
-    def reached(self, i: int, best_so_far: list[float]) -> bool:
-        """`best_so_far`: the best PSNR after each tracked iteration (from the loop's track_from on)."""
-        if i + 1 < max(self.window, self.min_iters) or len(best_so_far) <= self.window:
-            return False
-        recent = best_so_far[-1] - best_so_far[-1 - self.window]
-        return recent <= self.fraction * (best_so_far[-1] - best_so_far[0])
-
-
 class Knobs:
     """A system's per-iteration scalars (loss weights, noise std), held in one device tensor.
 
@@ -96,102 +123,99 @@ class Knobs:
         return self.values[self.names.index(name)]
 
 
+def psnr_db(mse: float) -> float:
+    """PSNR in dB of a mean squared error of [0, 1] images."""
+    return 10.0 * math.log10(1.0 / mse) if mse > 0 else math.inf
+
+
 def psnr(x: torch.Tensor, target: torch.Tensor) -> float:
     """PSNR in dB of x (clipped to [0, 1]) against target."""
-    err = torch.mean((x.detach().clamp(0, 1) - target) ** 2).item()
-    return 10.0 * math.log10(1.0 / err) if err > 0 else float("inf")
+    return psnr_db(torch.mean((x.detach().clamp(0, 1) - target) ** 2).item())
 
 
-def optimise(nets: Sequence[nn.Module], step: Callable[[int], Step], iters: int, target: torch.Tensor, *,
-             lr: float = 1e-3, psnr_target: float | None = None, plateau: Plateau | None = None,
-             track_from: int = 0, optimizer: torch.optim.Optimizer | None = None,
-             desc: str = "", progress: bool = True, extra_params: Sequence[nn.Parameter] = (),
-             inputs: Sequence[torch.Tensor] = (), knobs: Knobs | None = None,
-             cuda_graph: bool = False) -> LoopResult:
-    """Run `iters` iterations of `step` with Adam (lr 1e-3) over the parameters of `nets`.
+def optimise(problem: Problem, iters: int, settings: LoopSettings | None = None,
+             optimizer: torch.optim.Optimizer | None = None) -> LoopResult:
+    """Run `iters` iterations of `problem.step` with Adam over the parameters of its nets.
 
-    The best state (weights and outputs) is the one with the highest reconstruction PSNR from
-    iteration `track_from` on; on a non-finite loss or output the nets are restored to it and the loop
-    stops. A pending SIGINT/SIGTERM (see utils.run.STOP) also stops the loop; the result is returned
-    either way so the caller can write it. With a checkpoint active (net.checkpoint), the state of the
-    nets, optimiser, extra parameters, `inputs` (e.g. noise codes) and RNG is saved as it goes, and a
-    resumed run continues from it.
+    The best state (weights and outputs) is the one with the highest reconstruction PSNR from iteration
+    `settings.track_from` on; on a non-finite loss or output the nets are restored to it and the loop
+    stops. A pending SIGINT/SIGTERM (utils.signals.STOP) also stops the loop; the result is returned
+    either way so the caller can write it. With a checkpoint active (utils.checkpoint), the state of the
+    nets, optimiser, extra parameters, inputs and RNG is saved as it goes, and a resumed run continues
+    from it. `optimizer` continues an earlier call's Adam state (a step in several parts).
 
-    `knobs` are set for each iteration before `step` runs. With `cuda_graph` on a CUDA device, the
-    iteration is captured after a few eager ones and replayed: `step` must then compute the same thing
-    at every iteration (per-iteration values only through `knobs`), with static shapes.
+    With `settings.cuda_graph` on a CUDA device, the iteration is captured after a few eager ones and
+    replayed: the step must then compute the same thing at every iteration (per-iteration values only
+    through the problem's knobs), with static shapes.
     """
-    params = [p for net in nets for p in net.parameters()] + list(extra_params)
-    opt = optimizer or torch.optim.Adam(params, lr=lr)
-    st = _State(best_weights=[{k: v.clone() for k, v in net.state_dict().items()} for net in nets])
-    ck = checkpoint.ACTIVE
-    tensors = {"extra": list(extra_params), "inputs": list(inputs)}
-    saved = ck.next_call() if ck else None
-    if saved is not None:
-        st = _restore(saved, nets, opt, tensors)
-        if saved["done"]:
-            return st.result(opt)
-    device = target.device
-    graphed = cuda_graph and device.type == "cuda"
+    s = settings or LoopSettings()
+    params = [p for net in problem.nets for p in net.parameters()] + list(problem.extra_params)
+    opt = optimizer or torch.optim.Adam(params, lr=s.lr)
+    st, finished = _start(problem, opt)
+    if finished:
+        return st.result(opt)
+    run = _iteration(problem, opt, s.cuda_graph)
+    bar = tqdm(range(st.next, iters), desc=s.desc, disable=not s.progress, dynamic_ncols=True, leave=False,
+               file=sys.stderr, initial=st.next, total=iters)
+    for i in bar:
+        adjust_threads()
+        if STOP:
+            st.stopped = "interrupted"
+            break
+        if problem.knobs is not None:
+            problem.knobs.set(i)
+        stats, outputs = run(i)
+        loss, err = stats.tolist()  # the iteration's one host sync
+        if not (math.isfinite(loss) and math.isfinite(err)):  # before the step: weights are still good
+            st.restore_best(problem.nets)
+            tqdm.write(f"warning: non-finite loss at iteration {i} of {s.desc or 'optimisation'}: "
+                       f"restored the best state (iteration {st.best_step}) and stopped", file=sys.stderr)
+            st.stopped = "non_finite"
+            break
+        p = psnr_db(err)
+        st.record(i, loss, p, outputs, problem.nets, i >= s.track_from)
+        opt.step()
+        st.next = i + 1
+        if i % 10 == 0 or i == iters - 1:
+            bar.set_postfix(loss=f"{loss:.4f}", psnr=f"{p:.2f}")
+        st.stopped = _early_stop(s, i, p, st.best_curve) or st.stopped
+        if st.stopped != "done":
+            break
+        if checkpoint.ACTIVE and checkpoint.ACTIVE.due(st.next) and st.next < iters:
+            checkpoint.ACTIVE.save(_record(st, problem, opt, done=False))
+    bar.close()
+    if checkpoint.ACTIVE:  # an interrupted call is saved unfinished, so a resumed run continues it
+        checkpoint.ACTIVE.save(_record(st, problem, opt, done=st.stopped != "interrupted"))
+    if not st.last:  # stopped before its first iteration: the outputs of the current weights
+        with torch.no_grad():
+            st.last = {k: v.detach() for k, v in problem.step(st.next).outputs.items()}
+    return st.result(opt)
+
+
+def _early_stop(s: LoopSettings, i: int, psnr_now: float, best_curve: list[float]) -> str:
+    """The reason to stop after iteration i ("" to go on): the PSNR target reached, or the plateau."""
+    if s.psnr_target and psnr_now >= s.psnr_target and i >= s.track_from:
+        return "psnr_target"
+    if s.plateau is not None and s.plateau.reached(i, best_curve):
+        return "plateau"
+    return ""
+
+
+def _iteration(problem: Problem, opt: torch.optim.Optimizer, cuda_graph: bool
+               ) -> Callable[[int], tuple[torch.Tensor, dict[str, torch.Tensor]]]:
+    """One iteration (forward, losses, backward) as a function of its index, returning the loss and the
+    reconstruction error as one tensor, and the outputs (detached: nothing keeps this iteration's
+    autograd graph alive into the next); captured as a CUDA graph where asked and possible."""
+    target = problem.target
 
     def iteration(i: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """Forward, losses, backward: loss and reconstruction error as one tensor, and the outputs (detached:
-        nothing keeps this iteration's autograd graph alive into the next)."""
         opt.zero_grad(set_to_none=True)  # captured: backward then writes gradients from the graph's pool
-        s = step(i)
+        s = problem.step(i)
         s.loss.backward()
         err = torch.mean((s.reconstruction.detach().clamp(0, 1) - target) ** 2)
         return torch.stack([s.loss.detach(), err]), {k: v.detach() for k, v in s.outputs.items()}
 
-    run = Graphed(iteration, device) if graphed else iteration
-    bar = tqdm(range(st.next, iters), desc=desc, disable=not progress, dynamic_ncols=True, leave=False,
-               file=sys.stderr, initial=st.next, total=iters)
-    for i in bar:
-        if STOP:
-            st.stopped = "interrupted"
-            break
-        if knobs is not None:
-            knobs.set(i)
-        stats, outputs = run(i)
-        loss, err = stats.tolist()  # the iteration's one host sync
-        if not (math.isfinite(loss) and math.isfinite(err)):  # before the step: weights are still good
-            for net, w in zip(nets, st.best_weights, strict=True):
-                net.load_state_dict(w)
-            tqdm.write(f"warning: non-finite loss at iteration {i} of {desc or 'optimisation'}: "
-                       f"restored the best state (iteration {st.best_step}) and stopped", file=sys.stderr)
-            st.stopped = "non_finite"
-            break
-        p = 10.0 * math.log10(1.0 / err) if err > 0 else math.inf
-        st.history["loss"].append(loss)
-        st.history["psnr"].append(p)
-        st.last = outputs
-        if i >= track_from and p > st.best_psnr:  # the weights that produced these outputs, before the step
-            st.best_psnr, st.best_step = p, i
-            st.best = {k: v.clone() for k, v in st.last.items()}  # outputs may alias what the step changes
-            for net, w in zip(nets, st.best_weights, strict=True):
-                for k, v in net.state_dict().items():
-                    w[k].copy_(v)
-        opt.step()
-        st.next = i + 1
-        if i >= track_from:
-            st.best_curve.append(st.best_psnr)
-        if i % 10 == 0 or i == iters - 1:
-            bar.set_postfix(loss=f"{loss:.4f}", psnr=f"{p:.2f}")
-        if psnr_target is not None and p >= psnr_target and i >= track_from:
-            st.stopped = "psnr_target"
-            break
-        if plateau is not None and plateau.reached(i, st.best_curve):
-            st.stopped = "plateau"
-            break
-        if ck and ck.due(st.next) and st.next < iters:
-            ck.save(_record(st, nets, opt, tensors, done=False))
-    bar.close()
-    if ck:  # an interrupted call is saved unfinished, so a resumed run continues it
-        ck.save(_record(st, nets, opt, tensors, done=st.stopped != "interrupted"))
-    if not st.last:  # stopped before its first iteration: the outputs of the current weights
-        with torch.no_grad():
-            st.last = {k: v.detach() for k, v in step(st.next).outputs.items()}
-    return st.result(opt)
+    return Graphed(iteration, target.device) if cuda_graph and target.device.type == "cuda" else iteration
 
 
 class Graphed:
@@ -235,45 +259,59 @@ class _State:
     history: dict[str, list[float]] = field(default_factory=lambda: {"loss": [], "psnr": []})
     best_curve: list[float] = field(default_factory=list)
 
+    def record(self, i: int, loss: float, p: float, outputs: dict[str, torch.Tensor], nets: Sequence[nn.Module],
+               tracked: bool) -> None:
+        """Log iteration i; from track_from on, keep its outputs and the weights that made them if it is
+        the best so far (before the optimiser's step changes them)."""
+        self.history["loss"].append(loss)
+        self.history["psnr"].append(p)
+        self.last = outputs
+        if tracked and p > self.best_psnr:
+            self.best_psnr, self.best_step = p, i
+            self.best = {k: v.clone() for k, v in outputs.items()}  # outputs may alias what the step changes
+            for net, w in zip(nets, self.best_weights, strict=True):
+                for k, v in net.state_dict().items():
+                    w[k].copy_(v)
+        if tracked:
+            self.best_curve.append(self.best_psnr)
+
+    def restore_best(self, nets: Sequence[nn.Module]) -> None:
+        for net, w in zip(nets, self.best_weights, strict=True):
+            net.load_state_dict(w)
+
     def result(self, opt: torch.optim.Optimizer) -> LoopResult:
         return LoopResult(iterations=self.next, stopped=self.stopped, best_psnr=self.best_psnr,
                           best_step=self.best_step, best=self.best or self.last, last=self.last,
                           history=self.history, optimizer=opt)
 
 
-def _record(st: _State, nets: Sequence[nn.Module], opt: torch.optim.Optimizer,
-            tensors: dict[str, list[torch.Tensor]], done: bool) -> dict:
-    """A CPU copy of the call's whole state (copies: the live tensors change after this)."""
-    cpu = torch.device("cpu")
-    return _to({"done": done, "state": dict(vars(st)), "nets": [n.state_dict() for n in nets],
-                "optimizer": opt.state_dict(), "rng": checkpoint.rng_state(), **tensors}, cpu, copy=True)
-
-
-def _restore(rec: dict, nets: Sequence[nn.Module], opt: torch.optim.Optimizer,
-             tensors: dict[str, list[torch.Tensor]]) -> _State:
-    """Put a checkpoint record's state back into the live nets, optimiser, tensors and RNG."""
-    for net, w in zip(nets, rec["nets"], strict=True):
+def _start(problem: Problem, opt: torch.optim.Optimizer) -> tuple[_State, bool]:
+    """The loop's state at its start: fresh, or (resuming a checkpointed run) the saved state of this
+    call put back into the nets, optimiser, inputs and RNG. True when that call had already finished."""
+    st = _State(best_weights=[{k: v.clone() for k, v in net.state_dict().items()} for net in problem.nets])
+    saved = checkpoint.ACTIVE.next_call() if checkpoint.ACTIVE else None
+    if saved is None:
+        return st, False
+    for net, w in zip(problem.nets, saved["nets"], strict=True):
         net.load_state_dict(w)
-    opt.load_state_dict(rec["optimizer"])
+    opt.load_state_dict(saved["optimizer"])
     with torch.no_grad():
-        for k, live in tensors.items():
-            for t, v in zip(live, rec[k], strict=True):
+        for k, live in _tensors(problem).items():
+            for t, v in zip(live, saved[k], strict=True):
                 t.copy_(v)
-    checkpoint.set_rng_state(rec["rng"])
-    device = next((t.device for n in nets for t in n.parameters()), torch.device("cpu"))
-    st = _State(**_to(rec["state"], device, copy=True))
-    if not rec["done"]:
+    checkpoint.set_rng_state(saved["rng"])
+    st = _State(**checkpoint.to_device(saved["state"], problem.target.device, copy=True))
+    if not saved["done"]:
         st.stopped = "done"
-    return st
+    return st, bool(saved["done"])
 
 
-def _to(x: Any, device: torch.device, copy: bool = False) -> Any:
-    """x with every tensor inside (dicts, lists, tuples) moved to `device` (and copied if asked)."""
-    if isinstance(x, torch.Tensor):
-        x = x.detach().to(device)
-        return x.clone() if copy else x
-    if isinstance(x, dict):
-        return {k: _to(v, device, copy) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return type(x)(_to(v, device, copy) for v in x)
-    return x
+def _tensors(problem: Problem) -> dict[str, list[torch.Tensor]]:
+    return {"extra": list(problem.extra_params), "inputs": list(problem.inputs)}
+
+
+def _record(st: _State, problem: Problem, opt: torch.optim.Optimizer, done: bool) -> dict:
+    """A CPU copy of the call's whole state (copies: the live tensors change after this)."""
+    return checkpoint.to_device({"done": done, "state": dict(vars(st)), "nets": [n.state_dict() for n in problem.nets],
+                                 "optimizer": opt.state_dict(), "rng": checkpoint.rng_state(), **_tensors(problem)},
+                                torch.device("cpu"), copy=True)

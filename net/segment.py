@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from net import losses
-from net.loop import Knobs, LoopResult, NoiseSchedule, Step, optimise
+from net.loop import Knobs, LoopResult, LoopSettings, NoiseSchedule, Problem, Step, optimise
 from net.noise import jitter, noise_input
 from net.precision import autocast
 from net.skip import skip
@@ -22,30 +22,32 @@ from utils.texture import texture_features
 
 @dataclass
 class SegmentSettings:
-    channels: tuple[int, ...] = (8, 16, 32)  # per-scale channels of every net (no skips)
-    input_depth: int = 2  # channels of each net's noise input
-    mask_input: str = "texture"  # the mask: texture (see segment), or a DIP fed noise (Double-DIP) or the image
+    """How to segment. The fields without a default are segmentation.py's settings, filled from its
+    constants (utils.config.settings_from): their defaults live there only."""
+    channels: tuple[int, ...]  # per-scale channels of every net (no skips)
+    input_depth: int  # channels of each net's noise input
+    mask_input: str  # the mask: texture (see segment), or a DIP fed noise (Double-DIP) or the image
+    gabor: bool  # texture mask: Gabor filter-bank energies besides the local statistics
+    reg_noise: float  # std of the per-iteration input jitter
+    step1_iters: int  # fit layers inside their hints, mask to the hints
+    step2_iters: int  # add the reconstruction and the sharpening of the mask
+    hint_iters: int  # step-2 iterations that keep the hint losses
+    sharpen_weight: float  # binarisation (K=2 sigmoid) or entropy (softmax) weight at full ramp
+    sharpen_ramp: int  # step-2 iterations over which that weight ramps up from 0
+    exclusion_weight: float  # gradient exclusion between layers (Zhang et al.), 0 = off
+    mask_hint_weight: float  # step 2 keeps the mask equal to the hints on hinted pixels
+    psnr_target: float  # stop step 2 early at this reconstruction PSNR (0 = never)
+    lr: float  # Adam
+    precision: str  # fp32, or bf16 for the nets' convolutions (see net.precision)
+    cuda_graph: bool  # on CUDA, capture an iteration once and replay it (see net.loop)
+    max_side: int  # working resolution (longest side); outputs are full size
+    guided_radius: float  # guided-filter radius as a fraction of the image's longest side
+    guided_eps: float
+    coarse: float  # coarse-to-fine: share of each step's iterations run first at half the working size
+    progress: bool
     texture_hidden: int = 32  # texture mask: hidden units of its per-pixel classifier
-    gabor: bool = False  # texture mask: Gabor filter-bank energies besides the local statistics
     input_var: float = 0.1  # scale of the uniform input noise
-    reg_noise: float = 0.0  # std of the per-iteration input jitter
-    step1_iters: int = 300  # fit layers inside their hints, mask to the hints
-    step2_iters: int = 600  # add the reconstruction and the sharpening of the mask
-    hint_iters: int = 300  # step-2 iterations that keep the hint losses
-    sharpen_weight: float = 0.02  # binarisation (K=2 sigmoid) or entropy (softmax) weight at full ramp
-    sharpen_ramp: int = 300  # step-2 iterations over which that weight ramps up from 0
-    exclusion_weight: float = 0.0  # gradient exclusion between layers (Zhang et al.), 0 = off
-    mask_hint_weight: float = 1.0  # step 2 keeps the mask equal to the hints on hinted pixels
-    psnr_target: float | None = None  # stop step 2 early at this reconstruction PSNR
-    lr: float = 3e-3  # Adam (the paper: 1e-3)
-    precision: str = "fp32"  # fp32, or bf16 for the nets' convolutions (see net.precision)
-    cuda_graph: bool = True  # on CUDA, capture an iteration once and replay it (see net.loop)
-    max_side: int = 320  # working resolution (longest side); outputs are full size
-    guided_radius: float = 0.01  # guided-filter radius as a fraction of the image's longest side
-    guided_eps: float = 1e-3
     softmax: bool = False  # K-channel softmax mask even for K = 2
-    coarse: float = 0.0  # coarse-to-fine: share of each step's iterations run first at half the working size
-    progress: bool = True
     name: str = "segment"
 
 
@@ -82,31 +84,36 @@ class _Level:
     feats: torch.Tensor | None
 
 
-def segment(image: np.ndarray, hints: list[np.ndarray], s: SegmentSettings, device: torch.device
-            ) -> Segmentation:
-    """Split `image` (HxWx3 in [0,1]) into len(hints) layers, hint k marking pixels of layer k.
+class _Model:
+    """The K layer nets and the mask of one segmentation, and the losses of its two steps.
 
-    With s.coarse > 0 each step runs that share of its iterations at half the working size first
-    (coarse-to-fine: the nets are fully convolutional and the texture mask is per pixel, so both carry
-    over; a quarter of the pixels makes those iterations about 4x cheaper)."""
-    k_layers = len(hints)
-    binary = k_layers == 2 and not s.softmax
-    full = image.shape[:2]
-    mult = 2 ** len(s.channels)
-    # the K layer nets and the mask net share one architecture: run them as one grouped network; a
-    # texture mask is instead a per-pixel classifier of local texture statistics (it cannot follow a
-    # layer net into a region that does not look like that layer's hints)
-    mask_c = 1 if binary else k_layers
-    c_out = max(3, mask_c)
-    by_texture = s.mask_input == "texture"
-    groups = k_layers + (0 if by_texture else 1)
-    net = skip(s.input_depth, c_out, s.channels, s.channels, [0] * len(s.channels), sigmoid=False,
-               groups=groups).to(device, memory_format=torch.channels_last)
-    nets: list[nn.Module] = [net]
+    The K layer nets (and a mask DIP, if the mask is one) share one architecture, so they run as one
+    grouped network. A texture mask is instead a per-pixel classifier of local texture statistics: it
+    cannot follow a layer net into a region that does not look like that layer's hints."""
 
-    def level(work: tuple[int, int], finer: _Level | None = None) -> _Level:
+    def __init__(self, k_layers: int, s: SegmentSettings, device: torch.device) -> None:
+        self.k, self.s, self.device = k_layers, s, device
+        self.binary = k_layers == 2 and not s.softmax  # Double-DIP's sigmoid mask m, 1 - m
+        self.mask_c = 1 if self.binary else k_layers
+        self.c_out = max(3, self.mask_c)
+        self.by_texture = s.mask_input == "texture"
+        self.groups = k_layers + (0 if self.by_texture else 1)
+        self.net = skip(s.input_depth, self.c_out, s.channels, s.channels, [0] * len(s.channels), sigmoid=False,
+                        groups=self.groups).to(device, memory_format=torch.channels_last)
+        self.mask_net: nn.Module | None = None
+
+    def add_texture_mask(self, features: int) -> None:
+        self.mask_net = texture_classifier(features, self.s.texture_hidden, self.mask_c).to(self.device)
+
+    @property
+    def nets(self) -> list[nn.Module]:
+        return [self.net] + ([self.mask_net] if self.mask_net is not None else [])
+
+    def level(self, image: np.ndarray, hints: list[np.ndarray], work: tuple[int, int],
+              finer: _Level | None = None) -> _Level:
         """The tensors at working size `work`; a coarser level takes its texture features from `finer`,
         shrunk, so that the mask classifier sees the same statistics at both sizes."""
+        s, device, mult = self.s, self.device, 2 ** len(self.s.channels)
         img_w = pad_to_multiple(resize(image, work), mult)
         hints_w = [pad_to_multiple(resize(h, work) > 0.5, mult).astype(np.float32) for h in hints]
         # padding must not invent hint pixels: hints only inside the true image area
@@ -114,30 +121,119 @@ def segment(image: np.ndarray, hints: list[np.ndarray], s: SegmentSettings, devi
         valid[: work[0], : work[1]] = 1
         h_t = [to_batch(h * valid, device) for h in hints_w]
         img = to_batch(img_w, device)
-        code = noise_input(s.input_depth * groups, img_w.shape[:2], s.input_var).to(device)
+        code = noise_input(s.input_depth * self.groups, img_w.shape[:2], s.input_var).to(device)
         if s.mask_input == "image":  # the mask net sees the image: it learns which appearance is which layer
             d = s.input_depth
-            code[:, k_layers * d:] = img.mean(1, keepdim=True).expand(-1, d, -1, -1) if d != 3 else img
+            code[:, self.k * d:] = img.mean(1, keepdim=True).expand(-1, d, -1, -1) if d != 3 else img
         feats = None
-        if by_texture and finer is None:
+        if self.by_texture and finer is None:
             feats = torch.from_numpy(texture_features(img_w, gabor=s.gabor)).to(device)[None]
-        elif by_texture:
+        elif self.by_texture:
             f = [resize(c, work) for c in finer.feats[0, :, : finer.work[0], : finer.work[1]].cpu().numpy()]
             feats = to_batch(pad_to_multiple(np.stack(f, axis=2), mult), device)  # one map at a time: cv2
             # resizes at most 4 channels at once at most scales
         # mask target of step 1: one-hot where hinted, uniform (1/K) elsewhere; for K=2 this is (fg-bg+1)/2
         hinted = torch.clamp(sum(h_t), 0, 1)
-        target = torch.cat(h_t, 1) + (1 - hinted) / k_layers
-        return _Level(work, img_w, img, h_t, hinted, target[:, :1] if binary else target,
+        target = torch.cat(h_t, 1) + (1 - hinted) / self.k
+        return _Level(work, img_w, img, h_t, hinted, target[:, :1] if self.binary else target,
                       code.contiguous(memory_format=torch.channels_last), feats)
 
-    fine = level(working_shape(full, s.max_side))
-    if by_texture:
-        mask_net = texture_classifier(fine.feats.shape[1], s.texture_hidden, mask_c).to(device)
-        nets.append(mask_net)
-    coarse = level(((fine.work[0] + 1) // 2, (fine.work[1] + 1) // 2), fine) if s.coarse > 0 else None
-    lv = fine  # the level the steps run at (see run)
+    def forward(self, lv: _Level, knobs: Knobs) -> tuple[list[torch.Tensor], torch.Tensor, torch.Tensor,
+                                                          torch.Tensor]:
+        """The layers y_k, the mask channels (summing to 1), the mask as its losses see it (m for a sigmoid
+        mask, else the channels) and the mix Σ m_k·y_k."""
+        s, k, c = self.s, self.k, self.c_out
+        with autocast(self.device, s.precision):
+            out = self.net(jitter(lv.code, knobs["noise"]) if s.reg_noise else lv.code).float()
+        ys = [torch.sigmoid(out[:, i * c:i * c + 3]) for i in range(k)]
+        raw = self.mask_net(lv.feats) if self.mask_net is not None else out[:, k * c:k * c + self.mask_c]
+        m = torch.sigmoid(raw) if self.binary else None
+        masks = torch.cat([m, 1 - m], 1) if self.binary else torch.softmax(raw, 1)
+        mix = sum(masks[:, i:i + 1] * ys[i] for i in range(k))
+        return ys, masks, (m if self.binary else masks), mix
+
+    def _hint_loss(self, lv: _Level, ys: list[torch.Tensor]) -> torch.Tensor:
+        return sum(losses.hint_l1(y, lv.img, h) for y, h in zip(ys, lv.hints, strict=True))
+
+    @staticmethod
+    def _outputs(ys: list[torch.Tensor], masks: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {"layers": torch.stack([y[0] for y in ys]), "mask": masks[0]}
+
+    def step1(self, lv: _Level, knobs: Knobs) -> Step:
+        """Each layer inside its hint; the mask to the hints."""
+        ys, masks, m, mix = self.forward(lv, knobs)
+        # a noise-fed mask learns the hints and 1/K elsewhere; an image-fed one learns only from the hints,
+        # so that on unhinted pixels it answers from their appearance
+        noise_fed = self.s.mask_input == "noise"
+        mask_loss = losses.l1(m, lv.target) if noise_fed else losses.hint_l1(m, lv.target, lv.hinted)
+        return Step(self._hint_loss(lv, ys) + mask_loss, mix, self._outputs(ys, masks))
+
+    def step2(self, lv: _Level, knobs: Knobs) -> Step:
+        """The reconstruction, the hints for a while, the mask kept to the hints where they are known and
+        sharpened more and more (and, if asked, the exclusion of the layers' edges)."""
+        s, k = self.s, self.k
+        ys, masks, m, mix = self.forward(lv, knobs)
+        loss = losses.l1(mix, lv.img)
+        if s.hint_iters > 0:  # for the first hint_iters iterations
+            loss = loss + knobs["hint"] * self._hint_loss(lv, ys)
+        if s.mask_hint_weight:  # hinted pixels are known: the mask must agree with them there
+            loss = loss + s.mask_hint_weight * losses.hint_l1(m, lv.target, lv.hinted)
+        sharpen = losses.binarisation(m) if self.binary else losses.entropy(masks)
+        loss = loss + knobs["sharpen"] * sharpen  # ramped up over sharpen_ramp iterations
+        if s.exclusion_weight:
+            loss = loss + s.exclusion_weight * sum(losses.exclusion(ys[a], ys[b])
+                                                   for a in range(k) for b in range(a + 1, k))
+        return Step(loss, mix, self._outputs(ys, masks))
+
+
+def _run_step(model: _Model, levels: list[tuple[_Level, int]], n: int,
+              step: Callable[[_Level, Knobs], Step], schedule: Callable[[int], dict[str, float]], iters: int,
+              steps: dict[str, LoopResult], track: int = 0, psnr_target: float = 0.0) -> tuple[LoopResult, _Level]:
+    """Step n in parts, one per (level, iterations) of `levels` (coarse-to-fine: the coarse level's share
+    first), with one Adam state throughout; each part's result goes into `steps`. Returns the last part's
+    result and level."""
+    s = model.s
+    parts, first = [], 0
+    for i, (lv, count) in enumerate(levels):
+        coarse = i < len(levels) - 1
+        parts.append((lv, first, first + count, f"step{n}_coarse" if coarse else f"step{n}",
+                      " (half size)" if coarse else ""))
+        first += count
+    todo = [p for p in parts if p[2] > p[1]] or parts[-1:]  # a 0-iteration step still gives its outputs
+    opt = result = None
+    for lv, first, stop, label, size in todo:
+        knobs = Knobs(lambda i, first=first: schedule(i + first), model.device)
+        problem = Problem(model.nets, lambda i, lv=lv, knobs=knobs: step(lv, knobs), lv.img, inputs=[lv.code],
+                          knobs=knobs)
+        loop = LoopSettings(lr=s.lr, psnr_target=psnr_target, track_from=min(max(track - first, 0), stop - first - 1),
+                            desc=f"{s.name} step {n}{size}", progress=s.progress, cuda_graph=s.cuda_graph)
+        result = optimise(problem, stop - first, loop, optimizer=opt)
+        steps[label], opt = result, result.optimizer
+        if result.stopped in ("interrupted", "non_finite"):
+            break
+    return result, lv
+
+
+def segment(image: np.ndarray, hints: list[np.ndarray], s: SegmentSettings, device: torch.device
+            ) -> Segmentation:
+    """Split `image` (HxWx3 in [0,1]) into len(hints) layers, hint k marking pixels of layer k.
+
+    Step 1 fits each layer inside its hint and the mask to the hints; step 2 adds the reconstruction and
+    sharpens the mask (see _Model). With s.coarse > 0 each step runs that share of its iterations at half
+    the working size first (coarse-to-fine: the nets are fully convolutional and the texture mask is per
+    pixel, so both carry over; a quarter of the pixels makes those iterations about 4x cheaper)."""
+    full = image.shape[:2]
+    model = _Model(len(hints), s, device)
+    fine = model.level(image, hints, working_shape(full, s.max_side))
+    if model.by_texture:
+        model.add_texture_mask(fine.feats.shape[1])
+    coarse = model.level(image, hints, ((fine.work[0] + 1) // 2, (fine.work[1] + 1) // 2), fine) \
+        if s.coarse > 0 else None
     noise = NoiseSchedule(std=s.reg_noise)
+
+    def levels(iters: int) -> list[tuple[_Level, int]]:
+        n_coarse = round(s.coarse * iters) if coarse is not None else 0
+        return ([(coarse, n_coarse)] if coarse is not None else []) + [(fine, iters - n_coarse)]
 
     # per-iteration values, read as tensors so that every iteration computes the same thing (net.loop.Knobs)
     def schedule1(i: int) -> dict[str, float]:
@@ -147,70 +243,12 @@ def segment(image: np.ndarray, hints: list[np.ndarray], s: SegmentSettings, devi
         return {"noise": noise(i, s.step2_iters), "hint": float(i < s.hint_iters),
                 "sharpen": s.sharpen_weight * min(1.0, (i + 1) / max(s.sharpen_ramp, 1))}
 
-    def forward(knobs: Knobs) -> tuple[list[torch.Tensor], torch.Tensor, torch.Tensor, torch.Tensor]:
-        with autocast(device, s.precision):
-            out = net(jitter(lv.code, knobs["noise"]) if s.reg_noise else lv.code).float()
-        ys = [torch.sigmoid(out[:, k * c_out:k * c_out + 3]) for k in range(k_layers)]
-        raw = mask_net(lv.feats) if by_texture else out[:, k_layers * c_out:k_layers * c_out + mask_c]
-        m = torch.sigmoid(raw) if binary else None
-        masks = torch.cat([m, 1 - m], 1) if binary else torch.softmax(raw, 1)
-        mix = sum(masks[:, k:k + 1] * ys[k] for k in range(k_layers))
-        return ys, masks, (m if binary else masks), mix
-
-    def hint_loss(ys: list[torch.Tensor]) -> torch.Tensor:
-        return sum(losses.hint_l1(y, lv.img, h) for y, h in zip(ys, lv.hints, strict=True))
-
-    def outputs(ys: list[torch.Tensor], masks: torch.Tensor) -> dict[str, torch.Tensor]:
-        return {"layers": torch.stack([y[0] for y in ys]), "mask": masks[0]}
-
-    def step1(i: int, knobs: Knobs) -> Step:
-        ys, masks, m, mix = forward(knobs)
-        # a noise-fed mask learns the hints and 1/K elsewhere; an image-fed one learns only from the hints,
-        # so that on unhinted pixels it answers from their appearance
-        mask_loss = losses.l1(m, lv.target) if s.mask_input == "noise" else losses.hint_l1(m, lv.target, lv.hinted)
-        loss = hint_loss(ys) + mask_loss
-        return Step(loss, mix, outputs(ys, masks))
-
-    def step2(i: int, knobs: Knobs) -> Step:
-        ys, masks, m, mix = forward(knobs)
-        loss = losses.l1(mix, lv.img)
-        if s.hint_iters > 0:  # for the first hint_iters iterations
-            loss = loss + knobs["hint"] * hint_loss(ys)
-        if s.mask_hint_weight:  # hinted pixels are known: the mask must agree with them there
-            loss = loss + s.mask_hint_weight * losses.hint_l1(m, lv.target, lv.hinted)
-        sharpen = losses.binarisation(m) if binary else losses.entropy(masks)
-        loss = loss + knobs["sharpen"] * sharpen  # ramped up over sharpen_ramp iterations
-        if s.exclusion_weight:
-            loss = loss + s.exclusion_weight * sum(losses.exclusion(ys[a], ys[b])
-                                                   for a in range(k_layers) for b in range(a + 1, k_layers))
-        return Step(loss, mix, outputs(ys, masks))
-
     steps: dict[str, LoopResult] = {}
-
-    def run(n: int, step: Callable[[int, Knobs], Step], schedule: Callable[[int], dict[str, float]],
-            iters: int, track: int = 0, psnr_target: float | None = None) -> tuple[LoopResult, _Level]:
-        """Step n: its first s.coarse share of iterations at the coarse level, the rest at the fine one,
-        with one Adam state throughout. Returns the last part's result and level."""
-        nonlocal lv
-        n_coarse = round(s.coarse * iters) if coarse is not None else 0
-        parts = [(coarse, 0, n_coarse, f"step{n}_coarse", " (half size)"), (fine, n_coarse, iters, f"step{n}", "")]
-        opt = result = None
-        todo = [p for p in parts if p[2] > p[1]] or parts[1:]  # a 0-iteration step still gives its outputs
-        for lv, first, stop, label, size in todo:
-            knobs = Knobs(lambda i, first=first: schedule(i + first), device)
-            result = optimise(nets, lambda i, knobs=knobs: step(i, knobs), stop - first, lv.img, lr=s.lr,
-                              psnr_target=psnr_target, track_from=min(max(track - first, 0), stop - first - 1),
-                              optimizer=opt, desc=f"{s.name} step {n}{size}", progress=s.progress,
-                              inputs=[lv.code], knobs=knobs, cuda_graph=s.cuda_graph)
-            steps[label], opt = result, result.optimizer
-            if result.stopped in ("interrupted", "non_finite"):
-                break
-        return result, lv
-
-    result, at = run(1, step1, schedule1, s.step1_iters)
+    result, at = _run_step(model, levels(s.step1_iters), 1, model.step1, schedule1, s.step1_iters, steps)
     if result.stopped not in ("interrupted", "non_finite") and s.step2_iters > 0:
         track = min(max(s.hint_iters, s.sharpen_ramp), max(s.step2_iters - 1, 0))
-        result, at = run(2, step2, schedule2, s.step2_iters, track, s.psnr_target)
+        result, at = _run_step(model, levels(s.step2_iters), 2, model.step2, schedule2, s.step2_iters, steps,
+                               track, s.psnr_target)
     best = result.best if result.best else result.last
     return _finish(image, at.img_w, best, at.work, full, s, steps)
 

@@ -1,7 +1,9 @@
 """Shared test helpers: run a script in-process or as a command."""
 from __future__ import annotations
 
+import contextlib
 import importlib
+import io
 import json
 import subprocess
 import sys
@@ -11,17 +13,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def run_script(name: str, args: list[str]) -> Path:
-    """Run an experiment script's main() in this process (fresh module, so constants are the file's)
-    and return the run folder it printed last."""
-    module = importlib.import_module(name)
-    module = importlib.reload(module)
-    args = on_cpu(args)
-    import contextlib
-    import io
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        assert module.main(args) == 0
-    return Path(out.getvalue().strip().splitlines()[-1])
+    """Run an experiment script's main() in this process (its printing silenced) and return its run folder."""
+    with contextlib.redirect_stdout(io.StringIO()):
+        return importlib.import_module(name).main(on_cpu(args)).run_dir
 
 
 def on_cpu(args: list[str]) -> list[str]:
@@ -40,18 +34,14 @@ def results(run_dir: Path) -> dict:
 
 
 def run_cli(name: str, args: list[str]) -> tuple[int, str, str]:
-    """Run a script as its command-line wrapper does (utils.run.cli), in this process: returns
+    """Run a script as its command-line wrapper does (utils.cli.cli), in this process: returns
     (exit status, stdout, stderr). Fast stand-in for a subprocess when a test needs the exit status."""
-    import contextlib
-    import io
-
-    from utils.run import cli
-    module = importlib.reload(importlib.import_module(name))
-    args = on_cpu(args)
+    from utils.cli import cli
+    module = importlib.import_module(name)
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         try:
-            cli(module.main, args)
+            cli(module.main, on_cpu(args))
         except SystemExit as e:
             return int(e.code or 0), out.getvalue(), err.getvalue()
     raise AssertionError("cli() always exits")

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from helpers import ROOT, results, run_command, run_script
 
-from net import checkpoint
+from utils import checkpoint
 from utils.image_io import load_image
 
 

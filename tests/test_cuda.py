@@ -54,7 +54,7 @@ def test_grouped_nets_equal_separate_nets_on_cuda():
 def test_cuda_graph_replays_the_eager_iterations():
     """A step whose loss weight changes every iteration (through a knob): the captured graph must see
     each new value and follow the eager loop's trajectory."""
-    from net.loop import Knobs, Step, optimise
+    from net.loop import Knobs, LoopSettings, Problem, Step, optimise
     target = torch.rand(1, 3, 16, 16, device="cuda")
     runs = []
     for graph in (False, True):
@@ -66,7 +66,8 @@ def test_cuda_graph_replays_the_eager_iterations():
         def step(i, net=net, x=x, knobs=knobs):
             y = net(x)
             return Step(knobs["w"] * ((y - target) ** 2).mean(), y, {"y": y})
-        runs.append(optimise([net], step, 30, target, lr=0.01, progress=False, knobs=knobs, cuda_graph=graph))
+        runs.append(optimise(Problem([net], step, target, knobs=knobs), 30,
+                             LoopSettings(lr=0.01, progress=False, cuda_graph=graph)))
     eager, graphed = runs
     assert graphed.iterations == 30
     # cuDNN's backward is not bit-deterministic, and Adam's first steps follow gradient signs: close, not

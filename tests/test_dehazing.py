@@ -2,9 +2,10 @@ import numpy as np
 import pytest
 from helpers import results, run_script
 
-from utils.haze import add_haze, dark_channel, estimate_airlight, hazy_motorcycle
+from utils.haze import add_haze, dark_channel, estimate_airlight
 from utils.image_io import load_image, save_image
 from utils.metrics import psnr
+from utils.synthetic import hazy_motorcycle
 
 FAST = ["--progress=false", "--max_side=64"]
 
@@ -88,15 +89,15 @@ def test_learned_airlight_runs(small_hazy, tmp_path):
     assert (run / "stage0_A.png").is_file()
 
 
-def test_stage_warm_start_reuses_the_previous_stage_and_retargets_t(monkeypatch):
+def test_stage_warm_start_reuses_the_previous_stage_and_retargets_t():
     import torch
 
     import dehazing_system as ds
+    from utils.config import defaults
     from utils.haze import estimate_airlight
     hazy = hazy_motorcycle(beta=0.3, scale=0.12)[0]
-    for name, value in {"STAGE_WARM_START": True, "PRIOR_SPLIT": False, "MAX_SIDE": 64, "PROGRESS": False}.items():
-        monkeypatch.setattr(ds, name, value)
-    stages = ds.dehaze_stages(hazy, estimate_airlight(hazy), [20, 5], torch.device("cpu"))
+    cfg = defaults(vars(ds), stage_warm_start=True, prior_split=False, max_side=64, progress=False, precision="fp32")
+    stages = ds.dehaze_stages(cfg, hazy, estimate_airlight(hazy), [20, 5], torch.device("cpu"))
     assert torch.equal(stages[1].state["code"], stages[0].state["code"])
     # stage 1's prior is the transmission left to remove, close to 1: its t starts there, not at stage 0's
     assert stages[1].t.mean() > stages[0].t.mean() + 0.2

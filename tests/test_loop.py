@@ -4,8 +4,8 @@ import pytest
 import torch
 from torch import nn
 
-from net.loop import NoiseSchedule, Plateau, Step, optimise, psnr
-from utils.run import STOP
+from net.loop import LoopSettings, NoiseSchedule, Plateau, Problem, Step, optimise, psnr
+from utils.signals import STOP
 
 
 def fit_problem():
@@ -22,7 +22,7 @@ def fit_problem():
 
 def test_loop_improves_psnr_and_keeps_the_best_outputs():
     net, step, target = fit_problem()
-    r = optimise([net], step, 200, target, lr=0.05, progress=False)
+    r = optimise(Problem([net], step, target), 200, LoopSettings(lr=0.05, progress=False))
     assert r.stopped == "done" and r.iterations == 200
     assert r.history["psnr"][-1] > r.history["psnr"][0] + 10
     assert r.best_psnr == max(r.history["psnr"])
@@ -31,7 +31,7 @@ def test_loop_improves_psnr_and_keeps_the_best_outputs():
 
 def test_loop_stops_early_at_the_psnr_target():
     net, step, target = fit_problem()
-    r = optimise([net], step, 1000, target, lr=0.05, psnr_target=20.0, progress=False)
+    r = optimise(Problem([net], step, target), 1000, LoopSettings(lr=0.05, psnr_target=20.0, progress=False))
     assert r.stopped == "psnr_target" and r.iterations < 1000 and r.history["psnr"][-1] >= 20.0
 
 
@@ -41,7 +41,7 @@ def test_non_finite_loss_restores_the_best_state_and_stops():
     def step(i):
         s = good_step(i)
         return Step(s.loss * float("nan"), s.reconstruction) if i == 30 else s
-    r = optimise([net], step, 100, target, lr=0.05, progress=False)
+    r = optimise(Problem([net], step, target), 100, LoopSettings(lr=0.05, progress=False))
     assert r.stopped == "non_finite" and r.iterations == 30
     # the parameters are back at the best iteration's: the last update before it was taken
     assert psnr(net.x, target) >= r.best_psnr - 0.5
@@ -62,8 +62,8 @@ def test_plateau_rule_stops_when_the_recent_gain_is_a_small_part_of_the_whole():
 
 def test_plateau_counts_the_gain_from_the_first_tracked_iteration():
     net, step, target = fit_problem()
-    r = optimise([net], step, 300, target, lr=0.05, track_from=50, plateau=Plateau(window=10, fraction=0.25),
-                 progress=False)
+    r = optimise(Problem([net], step, target), 300,
+                 LoopSettings(lr=0.05, track_from=50, plateau=Plateau(window=10, fraction=0.25), progress=False))
     assert r.iterations > 50 + 10  # no stop before a window of tracked iterations
     assert r.best_step >= 50
 
@@ -81,7 +81,7 @@ def test_a_signal_stops_the_loop_cleanly():
             STOP._handle(signal.SIGTERM, None)
         return good_step(i)
     try:
-        r = optimise([net], step, 100, target, lr=0.05, progress=False)
+        r = optimise(Problem([net], step, target), 100, LoopSettings(lr=0.05, progress=False))
     finally:
         STOP.signal = None
     assert r.stopped == "interrupted" and r.iterations == 11 and r.best
@@ -96,5 +96,5 @@ def test_knobs_carry_each_iterations_values_into_the_step():
     def step(i):
         seen.append((i, knobs["weight"].item(), knobs["ramp"].item()))
         return fit_step(i)
-    optimise([net], step, 5, target, progress=False, knobs=knobs)
+    optimise(Problem([net], step, target, knobs=knobs), 5, LoopSettings(progress=False))
     assert seen == [(i, float(i < 3), pytest.approx((i + 1) / 5)) for i in range(5)]

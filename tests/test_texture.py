@@ -1,10 +1,17 @@
 import numpy as np
 import torch
 
+import segmentation
 from net.segment import SegmentSettings, segment
+from utils.config import defaults, settings_from
 from utils.metrics import iou
 from utils.synthetic import eroded_hints
 from utils.texture import GABOR_ORIENTATIONS, GABOR_WAVELENGTHS, gabor_energy, texture_features
+
+
+def seg_settings(**changes) -> SegmentSettings:
+    """segmentation.py's defaults (on the CPU, in fp32) with `changes`."""
+    return settings_from(SegmentSettings, defaults(vars(segmentation), precision="fp32"), **changes)
 
 
 def equal_mean_textures(shape: tuple[int, int] = (64, 96), seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -39,7 +46,7 @@ def test_texture_features_tell_apart_textures_of_the_same_mean():
 def test_texture_mask_finds_the_region_beyond_its_hints():
     img, truth = equal_mean_textures()
     hints = eroded_hints(truth.astype(np.uint8), [1, 0], size=11)
-    s = SegmentSettings(mask_input="texture", step1_iters=60, step2_iters=60, hint_iters=30, sharpen_ramp=30,
+    s = seg_settings(mask_input="texture", step1_iters=60, step2_iters=60, hint_iters=30, sharpen_ramp=30,
                         progress=False)
     r = segment(img, hints, s, torch.device("cpu"))
     found = iou(r.labels == 0, truth)
@@ -68,7 +75,7 @@ def test_gabor_option_adds_the_filter_bank_to_the_features():
 def test_coarse_to_fine_runs_most_iterations_at_half_size_and_still_finds_the_region():
     img, truth = equal_mean_textures((64, 96))
     hints = eroded_hints(truth.astype(np.uint8), [1, 0], size=11)
-    s = SegmentSettings(mask_input="texture", step1_iters=60, step2_iters=60, hint_iters=30, sharpen_ramp=30,
+    s = seg_settings(mask_input="texture", step1_iters=60, step2_iters=60, hint_iters=30, sharpen_ramp=30,
                         coarse=0.75, progress=False)
     r = segment(img, hints, s, torch.device("cpu"))
     assert {k: v.iterations for k, v in r.steps.items()} == {"step1_coarse": 45, "step1": 15,
@@ -84,7 +91,7 @@ def test_coarse_to_fine_runs_most_iterations_at_half_size_and_still_finds_the_re
 def test_coarse_to_fine_keeps_one_adam_state_and_the_step_schedules_across_sizes():
     img, truth = equal_mean_textures((48, 64))
     hints = eroded_hints(truth.astype(np.uint8), [1, 0], size=9)
-    s = SegmentSettings(step1_iters=4, step2_iters=10, hint_iters=5, sharpen_ramp=5, coarse=0.5, progress=False)
+    s = seg_settings(step1_iters=4, step2_iters=10, hint_iters=5, sharpen_ramp=5, coarse=0.5, progress=False)
     r = segment(img, hints, s, torch.device("cpu"))
     fine_opt = r.steps["step2"].optimizer
     assert fine_opt is r.steps["step2_coarse"].optimizer  # the fine part goes on with the coarse part's moments
@@ -100,7 +107,7 @@ def test_a_step_of_zero_iterations_still_gives_its_outputs_with_and_without_coar
     img, truth = equal_mean_textures((32, 48))
     hints = eroded_hints(truth.astype(np.uint8), [1, 0], size=5)
     for coarse in (0.0, 0.5):
-        r = segment(img, hints, SegmentSettings(step1_iters=0, step2_iters=4, hint_iters=2, sharpen_ramp=2,
+        r = segment(img, hints, seg_settings(step1_iters=0, step2_iters=4, hint_iters=2, sharpen_ramp=2,
                                                 coarse=coarse, progress=False), torch.device("cpu"))
         assert r.steps["step1"].iterations == 0 and r.steps["step2"].iterations == 4 - round(4 * coarse)
         assert r.labels.shape == truth.shape
@@ -109,7 +116,7 @@ def test_a_step_of_zero_iterations_still_gives_its_outputs_with_and_without_coar
 def test_coarse_to_fine_takes_odd_sizes_and_many_texture_maps():
     img, truth = equal_mean_textures((31, 45))  # halves to 16x23: no exact 2x shrink of the 27+ feature maps
     hints = eroded_hints(truth.astype(np.uint8), [1, 0], size=5)
-    s = SegmentSettings(step1_iters=2, step2_iters=2, hint_iters=1, sharpen_ramp=1, coarse=1.0, gabor=True,
+    s = seg_settings(step1_iters=2, step2_iters=2, hint_iters=1, sharpen_ramp=1, coarse=1.0, gabor=True,
                         progress=False)
     r = segment(img, hints, s, torch.device("cpu"))
     assert r.steps["step2_coarse"].best["mask"].shape[-2:] == (16, 24)  # 16x23, padded to a multiple of 8

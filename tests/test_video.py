@@ -4,7 +4,7 @@ import torch
 from helpers import ROOT, results, run_command
 
 from net.dehaze import DehazeSettings, dehaze
-from utils.haze import hazy_motorcycle
+from utils.synthetic import hazy_motorcycle
 from utils.video import chunk_bounds, flicker, read_video, temporal_ssim, write_video
 
 FAST = ["--video_iters_first=4", "--video_iters_next=2", "--max_side=64", "--progress=false"]
@@ -41,10 +41,13 @@ def test_chunks_cover_every_frame_once_in_order(n, parts):
 
 
 def test_warm_start_reuses_weights_and_input_noise():
+    import dehazing_system
+    from utils.config import defaults, settings_from
     img = hazy_motorcycle(scale=0.1)[0]
-    s = DehazeSettings(iters=3, max_side=64, progress=False, reg_noise=0.0)
+    cfg = defaults(vars(dehazing_system), max_side=64, progress=False, reg_noise=0.0, precision="fp32")
+    s = settings_from(DehazeSettings, cfg, iters=3)
     first = dehaze(img, s, torch.device("cpu"))
-    frozen = DehazeSettings(iters=1, max_side=64, progress=False, reg_noise=0.0, lr=0.0)
+    frozen = settings_from(DehazeSettings, cfg, iters=1, lr=0.0)
     again = dehaze(img, frozen, torch.device("cpu"), warm=first.state)
     assert torch.equal(again.state["code"], first.state["code"])
     for k, v in first.state["jt"].items():

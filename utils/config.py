@@ -1,14 +1,20 @@
 """nanoGPT-style configuration: an experiment script's UPPER_CASE constants (each with a comment) are
-its settings; `--lower_case=value` on the command line overrides one, `--help` lists them all."""
+its settings; `--lower_case=value` on the command line overrides one, `--help` lists them all.
+
+The constants are the one place a default lives. `configure` reads them and returns a `Config` (the
+script's module is never changed), and the settings classes of `net/` are filled from that Config by
+field name (`settings_from`), so no second default can drift from the first."""
 from __future__ import annotations
 
 import ast
+import dataclasses
 import difflib
 import io
 import sys
 import tokenize
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from utils.errors import UserError
@@ -16,11 +22,25 @@ from utils.errors import UserError
 FLAGS = {"help": "show this list and exit", "debug": "show full tracebacks instead of one-line errors"}
 
 
-@dataclass
+@dataclass(frozen=True)
 class Setting:
     name: str  # lower_case name used on the command line
     default: Any
     comment: str
+
+
+class Config(SimpleNamespace):
+    """A run's settings: attribute access (`cfg.iters`), `as_dict()` for results.json, `replace(...)`
+    for a changed copy."""
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(vars(self))
+
+    def replace(self, **changes: Any) -> Config:
+        unknown = set(changes) - set(vars(self))
+        if unknown:
+            raise KeyError(f"not settings: {sorted(unknown)}")
+        return Config(**{**vars(self), **changes})
 
 
 def read_settings(script: str | Path) -> list[Setting]:
@@ -73,11 +93,6 @@ def _parse_value(name: str, raw: str, default: Any) -> Any:
         if not isinstance(value, (list, tuple)):
             raise bad("a list such as [8,16,32]")
         return type(default)(value)
-    if default is None:
-        try:
-            return ast.literal_eval(raw)
-        except (ValueError, SyntaxError):
-            return raw
     return raw
 
 
@@ -114,8 +129,9 @@ def parse_overrides(argv: list[str], settings: list[Setting]) -> dict[str, Any]:
 
 
 def configure(namespace: dict[str, Any], argv: list[str] | None = None,
-              presets: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
-    """Apply command-line overrides to the calling script's UPPER_CASE globals and return the config.
+              presets: dict[str, dict[str, Any]] | None = None) -> Config:
+    """The script's settings (its UPPER_CASE constants, from `namespace`, its globals()) with a preset and
+    the command-line overrides applied; the script itself is left as it is.
 
     A `--preset=NAME` setting first applies `presets[NAME]`; explicit overrides win over the preset.
     """
@@ -125,31 +141,34 @@ def configure(namespace: dict[str, Any], argv: list[str] | None = None,
         print(usage(script, namespace.get("__doc__")))
         raise SystemExit(0)
     settings = read_settings(script)
+    values = {s.name: namespace[s.name.upper()] for s in settings}
     overrides = parse_overrides(argv, settings)
     if overrides.get("resume"):
-        return _resume(namespace, settings, overrides)
-    preset = overrides.get("preset", namespace.get("PRESET"))
+        return Config(**_resumed(Path(script).name, values, overrides))
+    preset = overrides.get("preset", values.get("preset"))
     if preset:
         if not presets or preset not in presets:
             raise UserError(f"unknown preset {preset!r}; choose one of {sorted(presets or {})}")
-        for k, v in presets[preset].items():
-            namespace[k.upper()] = v
-    for k, v in overrides.items():
-        namespace[k.upper()] = v
-    return {s.name: namespace[s.name.upper()] for s in settings}
+        values.update(presets[preset])
+    values.update(overrides)
+    return Config(**values)
+
+
+def defaults(namespace: dict[str, Any], **changes: Any) -> Config:
+    """A script's default settings (with `changes`), as a run without command-line settings gets them."""
+    return configure(namespace, []).replace(**changes)
 
 
 # settings a resumed run may change: they do not affect its result
-RESUME_MAY_CHANGE = {"resume", "checkpoint_every", "progress", "device", "output_dir", "cuda_graph"}
+RESUME_MAY_CHANGE = {"resume", "checkpoint_every", "progress", "device", "output_dir", "cuda_graph", "threads"}
 
 
-def _resume(namespace: dict[str, Any], settings: list[Setting], overrides: dict[str, Any]) -> dict[str, Any]:
+def _resumed(script: str, values: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
     """--resume=RUN_DIR: the settings the checkpointed run was started with, plus overrides that do not
     change its result."""
-    from net.checkpoint import read_meta
+    from utils.checkpoint import read_meta
     run_dir = overrides["resume"]
     meta = read_meta(run_dir)
-    script = Path(namespace["__file__"]).name
     if meta.get("script") != script:
         raise UserError(f"--resume={run_dir} is a run of {meta.get('script')}; resume it with that script")
     stored = meta["config"]
@@ -157,11 +176,27 @@ def _resume(namespace: dict[str, Any], settings: list[Setting], overrides: dict[
         if name not in RESUME_MAY_CHANGE and value != stored.get(name):
             raise UserError(f"--{name} cannot change when resuming (the run used {stored.get(name)!r}); "
                             "start a new run instead")
-    known = {s.name for s in settings}
     for k, v in {**stored, **overrides}.items():
-        if k in known:
-            namespace[k.upper()] = type(namespace[k.upper()])(v) if isinstance(v, list) else v
-    return {s.name: namespace[s.name.upper()] for s in settings}
+        if k in values:
+            values[k] = type(values[k])(v) if isinstance(v, list) else v
+    return values
+
+
+def settings_from(cls: type, cfg: Config, **extra: Any) -> Any:
+    """An instance of the settings dataclass `cls` (of net/) filled from a script's Config: each field
+    named like a setting takes the setting's value (lists become tuples); `extra` gives or overrides
+    the others. A field with no value and no default is a programming error, reported as such."""
+    values = {}
+    for f in dataclasses.fields(cls):
+        if f.name in extra:
+            values[f.name] = extra[f.name]
+        elif hasattr(cfg, f.name):
+            v = getattr(cfg, f.name)
+            values[f.name] = tuple(v) if isinstance(v, list) else v
+    unknown = set(extra) - {f.name for f in dataclasses.fields(cls)}
+    if unknown:
+        raise TypeError(f"{cls.__name__} has no fields {sorted(unknown)}")
+    return cls(**values)
 
 
 def check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:

@@ -1,15 +1,9 @@
-"""Haze physics, I = t·J + (1 − t)·A: the dark channel, the airlight estimate, and hazy scenes rendered
-from Middlebury's metric depth (scikit-image's stereo Motorcycle) for tests and benchmarks."""
+"""Haze physics, I = t·J + (1 − t)·A: the dark channel, the airlight estimate, the dark-channel-prior
+transmission, and Koschmieder's model to add haze of a known density."""
 from __future__ import annotations
 
 import numpy as np
 from scipy import ndimage
-
-# Middlebury 2014 Motorcycle as bundled by scikit-image (downsampled ×4): calibration from
-# skimage.data.stereo_motorcycle's docstring
-FOCAL_PX = 994.978
-BASELINE_MM = 193.001
-DOFFS_PX = 31.086
 
 
 def dark_channel(image: np.ndarray, patch: int = 15) -> np.ndarray:
@@ -42,40 +36,9 @@ def dcp_transmission(image: np.ndarray, airlight: np.ndarray, omega: float = 0.9
     return np.clip(t, 0.0, 1.0).astype(np.float32)
 
 
-def fill_invalid(values: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """Replace invalid entries by the value of the nearest valid one."""
-    _, (iy, ix) = ndimage.distance_transform_edt(~valid, return_indices=True)
-    return values[iy, ix]
-
-
-def motorcycle_depth_m() -> tuple[np.ndarray, np.ndarray]:
-    """The Motorcycle image (float RGB) and its metric depth in metres: Z = f·B / (d + doffs), invalid
-    disparities filled from their nearest valid neighbours."""
-    import skimage.data
-    left, _, disp = skimage.data.stereo_motorcycle()
-    valid = np.isfinite(disp) & (disp > 0)
-    d = fill_invalid(np.where(valid, disp, 0), valid)
-    z = FOCAL_PX * BASELINE_MM / (d + DOFFS_PX) / 1000.0
-    return left.astype(np.float32) / 255.0, z.astype(np.float32)
-
-
 def add_haze(clean: np.ndarray, depth: np.ndarray, beta: float, airlight: np.ndarray | float
              ) -> tuple[np.ndarray, np.ndarray]:
     """Koschmieder's model: t = exp(−β·Z), I = J·t + A·(1 − t). Returns (hazy image, t)."""
     t = np.exp(-beta * depth)[:, :, None]
     a = np.broadcast_to(np.asarray(airlight, np.float32), (3,))
     return (clean * t + a * (1 - t)).astype(np.float32), t[:, :, 0].astype(np.float32)
-
-
-def hazy_motorcycle(beta: float = 0.2, airlight: tuple[float, float, float] = (0.8, 0.8, 0.8),
-                    scale: float = 0.5) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """A hazy Motorcycle scene: (hazy, clean, t), downscaled by `scale` with area averaging
-    (0.5 gives 370×250)."""
-    import cv2
-    clean, z = motorcycle_depth_m()
-    if scale != 1:
-        size = (round(clean.shape[1] * scale), round(clean.shape[0] * scale))
-        clean = cv2.resize(clean, size, interpolation=cv2.INTER_AREA)
-        z = cv2.resize(z, size, interpolation=cv2.INTER_AREA)
-    hazy, t = add_haze(clean, z, beta, np.asarray(airlight, np.float32))
-    return hazy, clean, t

@@ -102,6 +102,14 @@ def load_mask(path: str | os.PathLike, shape: tuple[int, int], what: str = "hint
     return (m > 0.5).astype(np.float32)
 
 
+def beside(path: str | os.PathLike, suffix: str) -> Path | None:
+    """The file named like `path` with `suffix` in place of its extension (photo.jpg, "_gt.png" ->
+    photo_gt.png), if it exists: hints, truths and clean images found beside an input."""
+    p = Path(path)
+    found = p.with_name(p.stem + suffix)
+    return found if found.is_file() else None
+
+
 def to_batch(x: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
     """HxW or HxWxC array -> 1×C×H×W float tensor on `device` (the networks' layout)."""
     x = x[:, :, None] if x.ndim == 2 else x

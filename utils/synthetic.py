@@ -7,7 +7,14 @@ import numpy as np
 import skimage.data
 from scipy import ndimage
 
+from utils.haze import add_haze
+
 TEXTURES = ("brick", "grass", "gravel")
+# Middlebury 2014 Motorcycle as bundled by scikit-image (downsampled ×4): calibration from
+# skimage.data.stereo_motorcycle's docstring
+FOCAL_PX = 994.978
+BASELINE_MM = 193.001
+DOFFS_PX = 31.086
 
 
 def texture(name: str, shape: tuple[int, int], tint: tuple[float, float, float] = (1, 1, 1)) -> np.ndarray:
@@ -80,3 +87,33 @@ def three_texture(shape: tuple[int, int] = (64, 96), seed: int = 0) -> tuple[np.
     fg = np.array([0.2, 0.8, 0.3]) + 0.1 * ((xx // 3 + yy // 3) % 2)[:, :, None]
     img = np.select([labels[:, :, None] == 2, labels[:, :, None] == 1], [fg, mg], bg) + noise
     return np.clip(img, 0, 1).astype(np.float32), labels
+
+
+def fill_invalid(values: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Replace invalid entries by the value of the nearest valid one."""
+    _, (iy, ix) = ndimage.distance_transform_edt(~valid, return_indices=True)
+    return values[iy, ix]
+
+
+def motorcycle_depth_m() -> tuple[np.ndarray, np.ndarray]:
+    """The Motorcycle image (float RGB) and its metric depth in metres: Z = f·B / (d + doffs), invalid
+    disparities filled from their nearest valid neighbours."""
+    import skimage.data
+    left, _, disp = skimage.data.stereo_motorcycle()
+    valid = np.isfinite(disp) & (disp > 0)
+    d = fill_invalid(np.where(valid, disp, 0), valid)
+    z = FOCAL_PX * BASELINE_MM / (d + DOFFS_PX) / 1000.0
+    return left.astype(np.float32) / 255.0, z.astype(np.float32)
+
+
+def hazy_motorcycle(beta: float = 0.2, airlight: tuple[float, float, float] = (0.8, 0.8, 0.8),
+                    scale: float = 0.5) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A hazy Motorcycle scene: (hazy, clean, t), downscaled by `scale` with area averaging
+    (0.5 gives 370×250)."""
+    clean, z = motorcycle_depth_m()
+    if scale != 1:
+        size = (round(clean.shape[1] * scale), round(clean.shape[0] * scale))
+        clean = cv2.resize(clean, size, interpolation=cv2.INTER_AREA)
+        z = cv2.resize(z, size, interpolation=cv2.INTER_AREA)
+    hazy, t = add_haze(clean, z, beta, np.asarray(airlight, np.float32))
+    return hazy, clean, t

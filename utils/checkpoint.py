@@ -31,6 +31,18 @@ def rng_state() -> dict[str, Any]:
     return state
 
 
+def to_device(x: Any, device: torch.device, copy: bool = False) -> Any:
+    """x with every tensor inside (dicts, lists, tuples) moved to `device` (and copied if asked)."""
+    if isinstance(x, torch.Tensor):
+        x = x.detach().to(device)
+        return x.clone() if copy else x
+    if isinstance(x, dict):
+        return {k: to_device(v, device, copy) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return type(x)(to_device(v, device, copy) for v in x)
+    return x
+
+
 def set_rng_state(state: dict[str, Any]) -> None:
     random.setstate(state["python"])
     np.random.set_state(state["numpy"])
@@ -39,19 +51,50 @@ def set_rng_state(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
+def write_meta(run_dir: Path, meta: dict[str, Any]) -> None:
+    """checkpoint.json: the script and settings a run was started with (what --resume reads first)."""
+    with atomic_path(Path(run_dir) / META) as tmp:
+        Path(tmp).write_text(json.dumps({"format": FORMAT, **meta}, indent=2, default=str) + "\n")
+
+
 def read_meta(run_dir: str | Path) -> dict[str, Any]:
     """The script name and settings a checkpointed run was started with (checkpoint.json)."""
     path = Path(run_dir) / META
-    if not (Path(run_dir) / FILE).is_file() or not path.is_file():
+    video = (Path(run_dir) / VIDEO_STATE.format(rank=0)).is_file()
+    if not path.is_file() or not ((Path(run_dir) / FILE).is_file() or video):
         raise UserError(f"--resume={run_dir}: no {FILE} there; resume needs the folder of a run started with "
-                        "--checkpoint_every=N")
+                        "--checkpoint_every=N, or of a video run")
     try:
         meta = json.loads(path.read_text())
         assert isinstance(meta.get("config"), dict) and meta.get("format") == FORMAT
     except (OSError, ValueError, AssertionError):
         raise UserError(f"--resume={run_dir}: {META} is damaged or from another version; start a new run") from None
-    _records(run_dir)  # a damaged checkpoint is reported now, before a run folder is made
+    if video:
+        load_video_state(run_dir, 0)  # a damaged state is reported now, before a run folder is made
+    else:
+        _records(run_dir)  # a damaged checkpoint is reported now, before a run folder is made
     return meta
+
+
+VIDEO_STATE = "video_state_{rank}.pt"  # a video run's resumable state, one per process
+
+
+def save_video_state(run_dir: Path, rank: int, state: Any) -> None:
+    """A video process's state (see dehazing_system.VideoState), written atomically."""
+    with atomic_path(Path(run_dir) / VIDEO_STATE.format(rank=rank)) as tmp:
+        torch.save({"format": FORMAT, "state": state}, tmp)
+
+
+def load_video_state(run_dir: str | Path, rank: int) -> Any:
+    """The saved state of process `rank` of a video run."""
+    path = Path(run_dir) / VIDEO_STATE.format(rank=rank)
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=False)
+        assert saved.get("format") == FORMAT
+    except Exception as e:  # a missing or damaged file fails in many ways; each is one clear line
+        raise UserError(f"--resume={run_dir}: cannot read {path.name} ({type(e).__name__}); start a new run, or "
+                        "resume with as many processes as the run had") from None
+    return saved["state"]
 
 
 _LOADED: dict[Path, list[dict[str, Any]]] = {}
@@ -82,8 +125,7 @@ class Checkpoint:
         self.call = -1
         if resume:
             self.replay = _records(resume)
-        with atomic_path(Path(run_dir) / META) as tmp:
-            Path(tmp).write_text(json.dumps({"format": FORMAT, **meta}, indent=2, default=str) + "\n")
+        write_meta(run_dir, meta)
 
     def next_call(self) -> dict[str, Any] | None:
         """Start the next optimise() call; its saved record when resuming (None: run it from scratch)."""
