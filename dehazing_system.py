@@ -16,6 +16,8 @@ Every UPPER_CASE constant below is a setting: edit it here or override it as --l
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +38,8 @@ WARM_START = True  # frame k+1 starts from frame k's weights and input noise (el
 VIDEO_AIRLIGHT = "carry"  # carry (median estimate over the first frames, kept for all) or per_frame
 AIRLIGHT_FRAMES = 5  # frames whose airlight estimates give the carried median
 SAVE_FRAMES = False  # also write every dehazed frame as a PNG
+VIDEO_SEGMENT = 25  # frames per crash-safe segment: a video run resumes (--resume=RUN) after its last segment
+STOP_AFTER = 0  # video: stop after this many frames per process (0 = at the end); go on later with --resume=RUN
 # --- system
 STAGES = 1  # dehazing stages: stage k+1 dehazes stage k's result (1 = plain Double-DIP)
 ITERS = 60  # iterations of the first stage (t has fitted its prior by then: more iterations over-fit the haze)
@@ -170,127 +174,309 @@ def check_image(image: np.ndarray, what: str) -> None:
         raise UserError(f"{what} is too small ({image.shape[1]}x{image.shape[0]}): need at least 4x4 pixels")
     if image.max() < 1 / 255:
         raise UserError(f"{what} is entirely black: there is nothing to dehaze")
-def run_video(cfg: Config) -> RunResult | int:
-    """Frame-by-frame dehazing. The airlight is estimated once (median over the first frames) and carried
-    to every frame; with cfg.warm_start frame k+1 starts from frame k's weights and input noise. Under
-    torchrun the frames are split into contiguous chunks, one per rank, and rank 0 writes the video."""
-    import torch
+@dataclass
+class VideoState:
+    """Where one process stands in its chunk of frames: everything a resumed run needs to go on exactly as
+    the uninterrupted run would have. Saved whenever a segment of finished frames is safely on disk."""
+    position: int = 0  # frames of this process's chunk finished
+    warm: list | None = None  # the last frame's nets and inputs, per stage (the next frame's warm start)
+    rng: dict | None = None  # the random generators after the last finished frame
+    per_frame: list = field(default_factory=list)
+    bad_frames: list = field(default_factory=list)  # indices of frames that could not be decoded
+    steady: dict = field(default_factory=dict)  # "output", "input", "truth": Steadiness of the chunk
+    first: dict = field(default_factory=dict)  # each stream's first frame (uint8): joins the chunks' metrics
+    last_output: np.ndarray | None = None  # uint8: repeated where an input frame is damaged
+    stopped: str = ""  # "", "interrupted", "paused" (STOP_AFTER) or "disk_full"
 
-    from net import precision
-    from utils import checkpoint, distributed
-    from utils.device import environment, pick_device, seed_everything
+
+def video_truth(cfg: Config, n: int, size: tuple[int, int]) -> str:
+    """The clean video of the scene (VIDEO_GT, or X_gt.mp4 beside the input with VIDEO_GT=auto), checked
+    against the input; "" when there is none."""
     from utils.errors import UserError
-    from utils.image_io import save_image
+    from utils.image_io import beside
+    from utils.video import open_video, video_indices
+    path = beside(cfg.video, "_gt.mp4") if cfg.video_gt == "auto" else cfg.video_gt
+    if not path:
+        return ""
+    with open_video(path, "ground-truth video (--video_gt)") as truth:
+        m = len(video_indices(truth, cfg.frame_step))
+        if m != n or truth.size != size:
+            raise UserError(f"--video_gt has {m} frames of {truth.size[0]}x{truth.size[1]}, the video {n} of "
+                            f"{size[0]}x{size[1]}: give the clean video of the same scene")
+    return str(path)
+
+
+def carried_airlight(cfg: Config) -> np.ndarray:
+    """The airlight carried to every frame: the median of the estimates of the first AIRLIGHT_FRAMES."""
+    from utils.video import VideoReader
+    with VideoReader(cfg.video) as reader:
+        estimates = []
+        for _, frame in reader.frames(cfg.frame_step):
+            if frame is not None:
+                estimates.append(airlight_of(cfg, frame))
+            if len(estimates) >= cfg.airlight_frames:
+                break
+    return np.median(estimates, axis=0).astype(np.float32)
+
+
+def dehaze_frame(cfg: Config, run_cfg: Config, device, i: int, frame: np.ndarray, gt: np.ndarray | None,
+                 carried: np.ndarray, warm: list | None) -> tuple[list, np.ndarray, dict]:
+    """One frame, warm-started from the previous one: its stages' results, the dehazed frame (uint8) and its
+    per-frame record."""
     from utils.metrics import psnr, ssim
-    from utils.run_folder import finish_run, new_run_dir
-    from utils.video import chunk_bounds, flicker, read_video, temporal_ssim, write_video
-    rank, size, local = distributed.world()
-    device = pick_device(cfg.device)
-    run_cfg = cfg.replace(precision=precision.resolve(cfg.precision, device))
-    if device.type == "cuda" and size > 1:  # one GPU per local rank
-        device = torch.device(f"cuda:{local % max(1, torch.cuda.device_count())}")
-    frames, fps = read_video(cfg.video, cfg.frame_step)
-    check_image(frames[0], f"video {cfg.video}")
-    gt_frames = None
-    gt_path = f"{Path(cfg.video).with_suffix('')}_gt.mp4" if cfg.video_gt == "auto" else cfg.video_gt
-    if (gt_path and Path(gt_path).exists()) or cfg.video_gt not in ("", "auto"):
-        gt_frames, _ = read_video(gt_path, cfg.frame_step, "ground-truth video (--video_gt)")
-        if len(gt_frames) != len(frames) or gt_frames[0].shape != frames[0].shape:
-            raise UserError(f"--video_gt has {len(gt_frames)} frames of {gt_frames[0].shape[1]}x"
-                            f"{gt_frames[0].shape[0]}, the video {len(frames)} of {frames[0].shape[1]}x"
-                            f"{frames[0].shape[0]}: give the clean video of the same scene")
-    else:
-        gt_path = ""
-    distributed.init(device)
-    seed_everything(cfg.seed + rank)
-    if size > 1 and (cfg.checkpoint_every or cfg.resume):
-        raise UserError("--checkpoint_every and --resume work in one process; run the video without torchrun")
-    run_dir = distributed.broadcast(new_run_dir(cfg.output_dir, f"video{cfg.stages}_{Path(cfg.video).stem}")
-                                    if rank == 0 else None)
-    checkpoint.start(run_dir, cfg.checkpoint_every, {"script": "dehazing_system.py", "config": cfg.as_dict()},
-                     cfg.resume)
-    iters_first = stage_iters(cfg.video_iters_first, cfg.iter_factor, cfg.stages)
-    iters_next = stage_iters(cfg.video_iters_next, cfg.iter_factor, cfg.stages) if cfg.warm_start else iters_first
-    carried = np.median([airlight_of(cfg, f) for f in frames[:cfg.airlight_frames]], axis=0).astype(np.float32)
-    start_idx, end_idx = chunk_bounds(len(frames), size)[rank]
-    if rank == 0:
-        print(f"dehazing {len(frames)} frames of {cfg.video} ({frames[0].shape[1]}x{frames[0].shape[0]}, "
-              f"{fps:.1f} fps) "
-              f"on {size} process(es), {device}; iterations {iters_first[0]} first, {iters_next[0]} next "
-              f"({'warm start' if cfg.warm_start else 'from scratch'})")
-    start = time.time()
-    done: list[tuple[int, np.ndarray, dict]] = []
-    warm = None
-    for i in range(start_idx, end_idx):
-        t0 = time.time()
-        airlight = carried if cfg.video_airlight == "carry" else airlight_of(cfg, frames[i])
-        iters = iters_first if warm is None else iters_next
-        results = dehaze_stages(run_cfg, frames[i], airlight, iters, device, warm=warm, name=f"frame {i} ")
-        warm = [r.state for r in results] if cfg.warm_start else None
-        J = results[-1].J
-        info = {"frame": i, "rank": rank, "iterations": [r.loop.iterations for r in results],
-                "reconstruction_psnr": results[-1].loop.best_psnr, "airlight": results[0].airlight,
-                "time_s": time.time() - t0}
-        if gt_frames is not None:
-            info.update(psnr_gt=psnr(J, gt_frames[i]), ssim_gt=ssim(J, gt_frames[i]),
-                        hazy_psnr_gt=psnr(frames[i], gt_frames[i]))
-        done.append((i, (np.clip(J, 0, 1) * 255 + 0.5).astype(np.uint8), info))
-        if any(r.loop.stopped == "interrupted" for r in results):
-            break
-    gathered = distributed.gather(done)
-    distributed.finish()
-    if rank != 0:
-        return 0
-    merged = sorted((item for chunk in gathered for item in chunk), key=lambda x: x[0])
-    idx = [m[0] for m in merged]
-    out = [m[1].astype(np.float32) / 255.0 for m in merged]
-    per_frame = [m[2] for m in merged]
-    inputs = [frames[i] for i in idx]
-    write_video(run_dir / "dehazed.mp4", out, fps)
-    write_video(run_dir / "side_by_side.mp4", [np.concatenate([a, b], axis=1) for a, b in zip(inputs, out,
-                                                                                           strict=True)], fps)
-    if cfg.save_frames:
-        (run_dir / "frames").mkdir()
-        for i, f in zip(idx, out, strict=True):
-            save_image(run_dir / "frames" / f"frame{i:05d}.png", f)
-    wall = time.time() - start
-    in_flicker = flicker(inputs)
-    summary = {"frames": len(frames), "frames_dehazed": len(out), "processes": size, "warm_start": cfg.warm_start,
-               "iterations_first": iters_first, "iterations_next": iters_next,
+    airlight = carried if cfg.video_airlight == "carry" else airlight_of(cfg, frame)
+    iters = stage_iters(cfg.video_iters_next if warm else cfg.video_iters_first, cfg.iter_factor, cfg.stages)
+    results = dehaze_stages(run_cfg, frame, airlight, iters, device, warm=warm, name=f"frame {i} ")
+    J = results[-1].J
+    info = {"frame": i, "iterations": [r.loop.iterations for r in results],
+            "reconstruction_psnr": results[-1].loop.best_psnr, "airlight": results[0].airlight}
+    if gt is not None:
+        info.update(psnr_gt=psnr(J, gt), ssim_gt=ssim(J, gt), hazy_psnr_gt=psnr(frame, gt))
+    return results, (np.clip(J, 0, 1) * 255 + 0.5).astype(np.uint8), info
+
+
+def dehaze_chunk(cfg: Config, run_cfg: Config, device, rank: int, chunk: list[int], carried: np.ndarray,
+                 store, state: VideoState, run_dir: Path, bar) -> VideoState:
+    """Dehaze this process's frames (indices `chunk`) from state.position on, appending each finished frame
+    to `store` (a damaged one repeats the previous result). The state is saved whenever a segment closes
+    and when the process stops: at the end, at Ctrl-C (the unfinished frame is left for a resumed run),
+    after STOP_AFTER frames, or when the disk is about to fill up."""
+    import contextlib
+
+    from utils import checkpoint
+    from utils.image_io import save_image
+    from utils.signals import STOP
+    from utils.video import Steadiness, VideoReader, free_bytes
+    todo, started = chunk[state.position:], state.position
+    reserve = 16e6 + 8 * store.size[0] * store.size[1] * 3  # room to close the files when the disk fills
+    state.rng = checkpoint.rng_state()
+    with contextlib.ExitStack() as stack:
+        frames = stack.enter_context(VideoReader(cfg.video)).frames(cfg.frame_step, todo[0], todo[-1] + 1) \
+            if todo else iter(())
+        truths = stack.enter_context(VideoReader(cfg.video_gt, "ground-truth video")).frames(
+            cfg.frame_step, todo[0], todo[-1] + 1) if todo and cfg.video_gt else None
+        for i, frame in frames:
+            gt = next(truths)[1] if truths is not None else None
+            if free_bytes(run_dir) < reserve:
+                state.stopped = "disk_full"
+                break
+            t0 = time.time()
+            if frame is None:  # damaged: the frame count is kept by repeating the previous result
+                state.bad_frames.append(i)
+                out, info = state.last_output, {"frame": i, "damaged": True}
+            else:
+                results, out, info = dehaze_frame(cfg, run_cfg, device, i, frame, gt, carried, state.warm)
+                if any(r.loop.stopped == "interrupted" for r in results):
+                    state.stopped = "interrupted"  # this frame is unfinished: a resumed run redoes it
+                    break
+                state.warm = [r.state for r in results] if cfg.warm_start else None
+            state.position += 1
+            if out is not None:  # (a damaged first frame has nothing to repeat: it is left out)
+                state.per_frame.append({**info, "rank": rank, "time_s": time.time() - t0})
+                for name, f in (("output", out), ("input", frame), ("truth", gt)):
+                    if f is not None:
+                        state.steady.setdefault(name, Steadiness()).add(f)
+                        state.first.setdefault(name, state.steady[name].prev)
+                state.last_output = out
+                if cfg.save_frames:
+                    save_image(run_dir / "frames" / f"frame{i:05d}.png", out)
+                closed = store.append(out)
+            state.rng = checkpoint.rng_state()
+            bar.update(1)
+            if out is not None and closed:
+                checkpoint.save_video_state(run_dir, rank, state)
+            if STOP:
+                state.stopped = "interrupted"
+                break
+            if cfg.stop_after and state.position - started >= cfg.stop_after and state.position < len(chunk):
+                state.stopped = "paused"  # as asked: a resumed run goes on from here
+                break
+    store.close()  # every finished frame is in a closed segment now
+    checkpoint.save_video_state(run_dir, rank, state)
+    return state
+
+
+def chunk_summary(state: VideoState, frames: int) -> dict:
+    """What rank 0 needs of a process's chunk to report on the whole clip (small: no frames but the first
+    and last of each stream, which join the chunks' steadiness measures)."""
+    steady = {k: (s.n, s.abs_sum, s.ssim_sum, state.first[k], s.prev) for k, s in state.steady.items()}
+    return {"per_frame": state.per_frame, "bad_frames": state.bad_frames, "steady": steady, "frames": frames,
+            "finished": state.position, "stopped": state.stopped}
+
+
+def joined_steadiness(chunks: list[dict]) -> dict[str, tuple[float, float]]:
+    """(flicker, temporal SSIM) of each stream over the whole clip, from the chunks' running sums and the
+    pairs of frames where one chunk ends and the next begins."""
+    from utils.video import Steadiness
+    out = {}
+    for name in ("output", "input", "truth"):
+        parts = [c["steady"][name] for c in chunks if name in c["steady"]]
+        if not parts:
+            continue
+        total = Steadiness()
+        for k, (n, abs_sum, ssim_sum, first, _) in enumerate(parts):
+            if k > 0:  # the pair across the boundary: the last frame of the chunk before, this one's first
+                total.prev = parts[k - 1][4]
+                total.add(first)
+            total.n, total.abs_sum, total.ssim_sum = total.n + n, total.abs_sum + abs_sum, total.ssim_sum + ssim_sum
+        out[name] = (total.flicker, total.tssim)
+    return out
+
+
+def side_by_side_frames(cfg: Config, parts: list[Path]) -> Iterator[np.ndarray]:
+    """Input | dehazed, frame by frame (a damaged input frame shows the previous one)."""
+    from utils.image_io import to_uint8
+    from utils.video import FrameStore, VideoReader
+    with VideoReader(cfg.video) as reader:
+        inputs = reader.frames(cfg.frame_step)
+        previous = None
+        for out in FrameStore.frames(parts):
+            for _, frame in inputs:
+                if frame is not None or previous is not None:
+                    previous = to_uint8(frame) if frame is not None else previous
+                    break
+            yield np.concatenate([previous, out], axis=1)
+
+
+def finish_video(cfg: Config, run_cfg: Config, run_dir: Path, parts: list[Path], chunks: list[dict], n: int,
+                 fps: float, size: tuple[int, int], processes: int, carried: np.ndarray, wall: float) -> RunResult:
+    """Rank 0: the video (encoded once, from every process's segments in order), the side-by-side video,
+    results.json and the report (not printed when the disk filled up: the caller says that)."""
+    from utils.device import environment
+    from utils.run_folder import finish_run
+    from utils.video import FrameStore, encode
+    written = encode(run_dir / "dehazed.mp4", FrameStore.frames(parts), fps, size)
+    stopped = {c["stopped"] for c in chunks} - {""}
+    if "disk_full" not in stopped:
+        encode(run_dir / "side_by_side.mp4", side_by_side_frames(cfg, parts), fps, (2 * size[0], size[1]))
+    per_frame = [f for c in chunks for f in c["per_frame"]]
+    timed = [f["time_s"] for f in per_frame if not f.get("damaged")]
+    steady = joined_steadiness(chunks)
+    in_flicker = steady["input"][0] if "input" in steady else 0.0
+    summary = {"frames": n, "frames_dehazed": written, "processes": processes, "warm_start": cfg.warm_start,
+               "iterations_first": stage_iters(cfg.video_iters_first, cfg.iter_factor, cfg.stages),
+               "iterations_next": stage_iters(cfg.video_iters_next, cfg.iter_factor, cfg.stages),
                "airlight_mode": cfg.video_airlight, "airlight_carried": carried,
-               "seconds_per_frame": float(np.mean([p["time_s"] for p in per_frame])),
-               "seconds_per_frame_after_first": float(np.mean([p["time_s"] for p in per_frame[1:]] or [0.0])),
-               "flicker_output": flicker(out), "flicker_input": in_flicker,
-               "flicker_ratio": flicker(out) / in_flicker if in_flicker > 0 else None,
-               "tssim_output": temporal_ssim(out), "tssim_input": temporal_ssim(inputs)}
-    if gt_frames is not None:  # the truth's own frame-to-frame change is what a stable output matches
-        gt_used = [gt_frames[i] for i in idx]
-        summary.update(flicker_truth=flicker(gt_used), tssim_truth=temporal_ssim(gt_used))
-        summary["flicker_ratio_to_truth"] = summary["flicker_output"] / max(summary["flicker_truth"], 1e-8)
-        summary.update(mean_psnr_gt=float(np.mean([p["psnr_gt"] for p in per_frame])),
-                       mean_ssim_gt=float(np.mean([p["ssim_gt"] for p in per_frame])),
-                       mean_hazy_psnr_gt=float(np.mean([p["hazy_psnr_gt"] for p in per_frame])))
-    report = [f"{len(out)} frames, {summary['seconds_per_frame']:.2f} s per frame "
-              f"({summary['seconds_per_frame_after_first']:.2f} s after the first); flicker "
-              f"{summary['flicker_output']:.4f} (input {in_flicker:.4f}), tSSIM {summary['tssim_output']:.3f} "
-              f"(input {summary['tssim_input']:.3f})"]
-    if gt_frames is not None:
+               "bad_frames": [i for c in chunks for i in c["bad_frames"]],
+               "seconds_per_frame": float(np.mean(timed)) if timed else None,
+               "seconds_per_frame_after_first": float(np.mean(timed[1:])) if len(timed) > 1 else None,
+               "flicker_output": steady.get("output", (0.0,))[0], "flicker_input": in_flicker,
+               "flicker_ratio": steady["output"][0] / in_flicker if in_flicker > 0 and "output" in steady else None,
+               "tssim_output": steady.get("output", (0, 1.0))[1], "tssim_input": steady.get("input", (0, 1.0))[1]}
+    scored = [f for f in per_frame if "psnr_gt" in f]
+    if "truth" in steady:  # the truth's own frame-to-frame change is what a stable output matches
+        summary.update(flicker_truth=steady["truth"][0], tssim_truth=steady["truth"][1],
+                       flicker_ratio_to_truth=summary["flicker_output"] / max(steady["truth"][0], 1e-8))
+    if scored:
+        summary.update(mean_psnr_gt=float(np.mean([p["psnr_gt"] for p in scored])),
+                       mean_ssim_gt=float(np.mean([p["ssim_gt"] for p in scored])),
+                       mean_hazy_psnr_gt=float(np.mean([p["hazy_psnr_gt"] for p in scored])))
+    report = [f"{written} frames" + (f", {summary['seconds_per_frame']:.2f} s per frame" if timed else "")
+              + f"; flicker {summary['flicker_output']:.4f} (input {in_flicker:.4f}), tSSIM "
+              f"{summary['tssim_output']:.3f} (input {summary['tssim_input']:.3f})"]
+    if "paused" in stopped:
+        report.append(f"stopped after {written} of {n} frames as asked (--stop_after); go on with --resume={run_dir}")
+    if summary["bad_frames"]:
+        report.append(f"warning: {len(summary['bad_frames'])} damaged frame(s) could not be decoded and repeat "
+                      f"the previous result: {summary['bad_frames'][:10]}")
+    if scored and "truth" in steady:
         report.append(f"mean PSNR vs truth {summary['mean_psnr_gt']:.2f} dB (hazy {summary['mean_hazy_psnr_gt']:.2f} "
                       f"dB), mean SSIM {summary['mean_ssim_gt']:.3f}; flicker {summary['flicker_ratio_to_truth']:.3f}x "
                       f"the truth's (tSSIM {summary['tssim_truth']:.3f})")
     return finish_run(run_dir, {
         "script": "dehazing_system.py", "mode": "video", "config": cfg.as_dict(), "environment": environment(),
-        "device": str(device), "precision": run_cfg.precision, "seed": cfg.seed, "resumed_from": cfg.resume or None,
-        "video": cfg.video, "video_gt": gt_path, "fps": fps,
-        "size": [frames[0].shape[1], frames[0].shape[0]], **summary, "per_frame": per_frame},
-        report, len(out) < len(frames), wall)
+        "device": str(run_cfg.device), "precision": run_cfg.precision, "seed": cfg.seed,
+        "resumed_from": cfg.resume or None, "video": cfg.video, "video_gt": cfg.video_gt, "fps": fps,
+        "size": list(size), "stopped": sorted(stopped), **summary, "per_frame": per_frame},
+        report, written < n, wall, quiet="disk_full" in stopped)
+
+
+def run_video(cfg: Config) -> RunResult | None:
+    """Frame-by-frame dehazing of a clip of any length, streamed: frames are decoded, dehazed and stored one
+    at a time, so memory does not grow with the clip. The airlight is estimated once (median over the
+    first frames) and carried to every frame; with WARM_START frame k+1 starts from frame k's weights and
+    input noise. Finished frames go to crash-safe segments (utils.video.FrameStore) with a resumable
+    state beside them, so `--resume=RUN` goes on from the last segment. Under torchrun each process takes
+    a contiguous chunk of frames and writes its own segments; rank 0 encodes the video from all of them
+    (fetching over the process group any it cannot see on its disk). Returns rank 0's result (None on the
+    other ranks)."""
+    import shutil
+
+    import torch
+    from tqdm import tqdm
+
+    from net import precision
+    from utils import checkpoint, distributed
+    from utils.device import pick_device, seed_everything, threads_used
+    from utils.errors import UserError
+    from utils.run_folder import new_run_dir
+    from utils.video import FrameStore, chunk_bounds, open_video, video_indices
+    rank, size, local = distributed.world()
+    device = pick_device(cfg.device)
+    run_cfg = cfg.replace(precision=precision.resolve(cfg.precision, device), device=str(device))
+    if device.type == "cuda" and size > 1:  # one GPU per local rank
+        device = torch.device(f"cuda:{local % max(1, torch.cuda.device_count())}")
+    with open_video(cfg.video) as reader:
+        fps, frame_size = reader.fps, reader.size
+        indices = video_indices(reader, cfg.frame_step)
+        check_image(next(f for _, f in reader.frames() if f is not None), f"video {cfg.video}")
+    cfg = cfg.replace(video_gt=video_truth(cfg, len(indices), frame_size))
+    resumed = checkpoint.load_video_state(cfg.resume, rank) if cfg.resume else None
+    if cfg.resume and checkpoint.read_meta(cfg.resume).get("processes", 1) != size:
+        raise UserError(f"--resume={cfg.resume} ran in {checkpoint.read_meta(cfg.resume).get('processes', 1)} "
+                        f"process(es): resume it with as many (torchrun --nproc_per_node=N)")
+    distributed.init(device)
+    seed_everything(cfg.seed + rank)
+    name = f"video{cfg.stages}_{Path(cfg.video).stem}"
+    need = len(indices) * frame_size[0] * frame_size[1] * 2  # lossless segments (freed at the end), the video
+    run_dir = distributed.broadcast(new_run_dir(cfg.output_dir, name, need) if rank == 0 else None)
+    run_dir.mkdir(parents=True, exist_ok=True)  # a process on another machine writes its own copy
+    if rank == 0:
+        checkpoint.write_meta(run_dir, {"script": "dehazing_system.py", "config": cfg.as_dict(), "processes": size,
+                                        "threads": threads_used()[0]})
+    store = FrameStore(run_dir / "segments", fps, frame_size, rank, cfg.video_segment)
+    state = VideoState()
+    if resumed is not None:  # the finished segments of the earlier run, and where it stood after them
+        state = resumed
+        state.stopped = ""
+        store.adopt(sorted((Path(cfg.resume) / "segments").glob(f"part_{rank}_*.avi")))
+        checkpoint.set_rng_state(state.rng)
+    if cfg.save_frames:
+        (run_dir / "frames").mkdir(exist_ok=True)
+    a, b = chunk_bounds(len(indices), size)[rank]
+    chunk = indices[a:b]
+    carried = carried_airlight(cfg)
+    if rank == 0:
+        print(f"dehazing {len(indices)} frames of {cfg.video} ({frame_size[0]}x{frame_size[1]}, {fps:.1f} fps) on "
+              f"{size} process(es), {device}; iterations {cfg.video_iters_first} first, {cfg.video_iters_next} "
+              f"next ({'warm start' if cfg.warm_start else 'from scratch'})"
+              + (f"; resuming {cfg.resume} after {state.position} frames" if resumed else ""))
+    start = time.time()
+    with tqdm(total=len(chunk), initial=state.position, desc="frames" + (f" (process {rank})" if size > 1 else ""),
+              disable=not cfg.progress, leave=False) as bar:
+        state = dehaze_chunk(cfg, run_cfg, device, rank, chunk, carried, store, state, run_dir, bar)
+    parts = distributed.files_to_rank0(store.done)
+    chunks = distributed.gather(chunk_summary(state, len(chunk)))
+    result = finish_video(cfg, run_cfg, run_dir, parts, chunks, len(indices), fps, frame_size, size, carried,
+                          time.time() - start) if rank == 0 else None
+    stopped = distributed.broadcast(result.results["stopped"] if rank == 0 else None)
+    if not stopped:  # complete: nothing left to resume, the segments and states go
+        shutil.rmtree(run_dir / "segments", ignore_errors=True)
+        (run_dir / checkpoint.VIDEO_STATE.format(rank=rank)).unlink(missing_ok=True)
+    distributed.finish()
+    if "disk_full" in stopped:
+        done = f"{result.results['frames_dehazed']} of " if result else ""
+        raise UserError(f"the disk of {run_dir} is full: stopped after {done}{len(indices)} frames, which "
+                        f"{run_dir / 'dehazed.mp4'} holds (playable); free some space and continue with "
+                        f"--resume={run_dir}")
+    return result
 
 
 def run(cfg: Config) -> RunResult:
     """Dehaze one image as `cfg` says, in cfg.stages stages; every output goes to a fresh run folder."""
     from net import precision
     from utils import checkpoint
-    from utils.device import environment, pick_device, seed_everything
+    from utils.device import environment, pick_device, seed_everything, threads_used
     from utils.image_io import load_image, save_image
     from utils.metrics import psnr, ssim
     from utils.plotting import plot_curves, side_by_side
@@ -303,8 +489,8 @@ def run(cfg: Config) -> RunResult:
     seed_everything(cfg.seed)
     run_dir = new_run_dir(cfg.output_dir, f"dehaze{cfg.stages}_{Path(cfg.input).stem}",
                           output_bytes(cfg, image.shape[:2]))
-    checkpoint.start(run_dir, cfg.checkpoint_every, {"script": "dehazing_system.py", "config": cfg.as_dict()},
-                     cfg.resume)
+    meta = {"script": "dehazing_system.py", "config": cfg.as_dict(), "threads": threads_used()[0]}
+    checkpoint.start(run_dir, cfg.checkpoint_every, meta, cfg.resume)
     iters = stage_iters(cfg.iters, cfg.iter_factor, cfg.stages)
     print(f"dehazing {cfg.input} ({image.shape[1]}x{image.shape[0]}) in {cfg.stages} stage(s) of {iters} iterations "
           f"({cfg.schedule}) on {device}")
@@ -354,11 +540,12 @@ def run(cfg: Config) -> RunResult:
 
 def main(argv: list[str] | None = None) -> RunResult:
     """The command line: settings from the constants above and `argv`; one image or one video."""
+    from utils.checkpoint import threads_for
     from utils.config import configure
     from utils.device import cpu_share
     cfg = configure(globals(), argv, PRESETS)
     validate(cfg)
-    with cpu_share(cfg.threads):
+    with cpu_share(threads_for(cfg.threads, cfg.resume)):
         return run_video(cfg) if cfg.video else run(cfg)
 
 

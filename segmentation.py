@@ -242,7 +242,7 @@ def run(cfg: Config) -> RunResult:
     """Segment one image as `cfg` says; every output goes to a fresh run folder."""
     from net import precision
     from utils import checkpoint
-    from utils.device import environment, pick_device, seed_everything
+    from utils.device import environment, pick_device, seed_everything, threads_used
     from utils.errors import UserError
     from utils.image_io import load_image, save_image
     from utils.run_folder import finish_run, new_run_dir
@@ -258,8 +258,8 @@ def run(cfg: Config) -> RunResult:
     seed_everything(cfg.seed)
     run_dir = new_run_dir(cfg.output_dir, f"seg{cfg.layers}_{cfg.method}_{Path(cfg.input).stem}",
                           output_bytes(cfg, image.shape[:2]))
-    checkpoint.start(run_dir, cfg.checkpoint_every, {"script": "segmentation.py", "config": cfg.as_dict()},
-                     cfg.resume)
+    meta = {"script": "segmentation.py", "config": cfg.as_dict(), "threads": threads_used()[0]}
+    checkpoint.start(run_dir, cfg.checkpoint_every, meta, cfg.resume)
     print(f"segmenting {cfg.input} ({image.shape[1]}x{image.shape[0]}) into {cfg.layers} layers "
           f"({'Double-DIP' if cfg.layers == 2 and cfg.method == 'system' else cfg.method}) on {device}")
     start = time.time()
@@ -284,13 +284,14 @@ def run(cfg: Config) -> RunResult:
 
 def main(argv: list[str] | None = None) -> RunResult:
     """The command line: settings from the constants above and `argv`; one run."""
+    from utils.checkpoint import threads_for
     from utils.config import configure
     from utils.device import cpu_share
     cfg = configure(globals(), argv, PRESETS)
     if not cfg.input:
         cfg = cfg.replace(input=SAMPLES.get(cfg.layers, SAMPLES[3]))
     validate(cfg)
-    with cpu_share(cfg.threads):
+    with cpu_share(threads_for(cfg.threads, cfg.resume)):
         return run(cfg)
 
 

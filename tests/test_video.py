@@ -79,18 +79,44 @@ def test_video_dehazing_writes_videos_and_per_frame_metrics(clip, tmp_path):
         assert r[key] is not None, key
 
 
-def test_two_gloo_processes_give_the_same_frames_as_one(clip, tmp_path):
+@pytest.fixture(scope="module")
+def two_processes(clip, tmp_path_factory):
+    """The clip dehazed by two gloo processes under torchrun."""
+    out = tmp_path_factory.mktemp("two")
+    p = run_command(["-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "dehazing_system.py",
+                     f"--video={clip / 'pan.mp4'}", f"--output_dir={out}", "--video_segment=2", *FAST], timeout=300)
+    assert p.returncode == 0, p.stderr[-2000:]
+    return next(out.glob("video*"))
+
+
+def test_two_processes_stopped_and_resumed_under_torchrun_give_the_same_frames(clip, two_processes, tmp_path):
+    torchrun = ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "dehazing_system.py"]
+    p = run_command([*torchrun, f"--video={clip / 'pan.mp4'}", f"--output_dir={tmp_path / 'a'}", "--video_segment=2",
+                     "--stop_after=2", *FAST], timeout=300)
+    assert p.returncode == 0 and "--resume=" in p.stdout, p.stderr[-2000:]
+    paused = next((tmp_path / "a").glob("video*"))
+    assert results(paused)["frames_dehazed"] == 4  # two of each process's three
+    p = run_command([*torchrun, f"--resume={paused}", f"--output_dir={tmp_path / 'b'}"], timeout=300)
+    assert p.returncode == 0, p.stderr[-2000:]
+    resumed = next((tmp_path / "b").glob("video*"))
+    a, b = read_video(two_processes / "dehazed.mp4")[0], read_video(resumed / "dehazed.mp4")[0]
+    assert len(a) == len(b) == 6 and all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+    keep = ("frame", "rank", "iterations", "reconstruction_psnr")
+    assert [{k: f[k] for k in keep} for f in results(two_processes)["per_frame"]] == \
+        [{k: f[k] for k in keep} for f in results(resumed)["per_frame"]]
+
+
+def test_two_gloo_processes_give_the_same_frames_as_one(clip, two_processes, tmp_path):
     one = run_command(["dehazing_system.py", f"--video={clip / 'pan.mp4'}", f"--output_dir={tmp_path / 'one'}",
                        *FAST])
-    two = run_command(["-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "dehazing_system.py",
-                       f"--video={clip / 'pan.mp4'}", f"--output_dir={tmp_path / 'two'}", *FAST], timeout=300)
-    assert one.returncode == 0 and two.returncode == 0, two.stderr[-2000:]
+    assert one.returncode == 0, one.stderr[-2000:]
     r1 = results(next((tmp_path / "one").glob("video*")))
-    r2 = results(next((tmp_path / "two").glob("video*")))
+    r2 = results(two_processes)
     assert r2["processes"] == 2 and r1["processes"] == 1
     assert r1["frames_dehazed"] == r2["frames_dehazed"] == 6
     assert [f["frame"] for f in r2["per_frame"]] == list(range(6))
     assert [f["rank"] for f in r2["per_frame"]] == [0, 0, 0, 1, 1, 1]
     # each rank warm-starts within its own chunk: the first frame of each chunk runs the full count
     assert [f["iterations"][0] for f in r2["per_frame"]] == [4, 2, 2, 4, 2, 2]
-    assert len(read_video(next((tmp_path / "two").glob("video*")) / "dehazed.mp4")[0]) == 6
+    assert len(read_video(two_processes / "dehazed.mp4")[0]) == 6
+

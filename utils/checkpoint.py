@@ -76,6 +76,12 @@ def read_meta(run_dir: str | Path) -> dict[str, Any]:
     return meta
 
 
+def threads_for(threads: int, resume: str) -> int:
+    """The CPU threads a run uses: `threads` if set; a resumed run keeps the count its first part started
+    with (seeded CPU runs repeat exactly at the same count); else 0, this run's share of the cores."""
+    return threads or (int(read_meta(resume).get("threads", 0)) if resume else 0)
+
+
 VIDEO_STATE = "video_state_{rank}.pt"  # a video run's resumable state, one per process
 
 

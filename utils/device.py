@@ -84,6 +84,7 @@ class ThreadShare:
         self.local_procs = int(os.environ.get("LOCAL_WORLD_SIZE", 1))
         self.pidfile: Path | None = None
         self.threads = 0
+        self.history: list[int] = []  # every thread count this run has used, in order
         self._last = 0.0
         self.warned = False
 
@@ -135,6 +136,7 @@ class ThreadShare:
         if want != self.threads:
             torch.set_num_threads(want)
             self.threads = want
+            self.history.append(want)
         return want
 
 
@@ -154,6 +156,12 @@ def cpu_share(threads: int = 0) -> Iterator[ThreadShare]:
             _SHARE = previous
 
 
+def threads_used() -> list[int]:
+    """The thread counts the current run has used, in order (seeded CPU runs repeat exactly at the same
+    count: results.json records them, and --threads=N pins one)."""
+    return list(_SHARE.history) if _SHARE is not None else [torch.get_num_threads()]
+
+
 def adjust_threads() -> None:
     """Called by the loop as it goes: follow the runs that started or ended since (cheap: a clock check)."""
     if _SHARE is not None:
@@ -166,5 +174,5 @@ def environment() -> dict[str, Any]:
     import skimage
     return {"python": platform.python_version(), "torch": torch.__version__, "numpy": np.__version__,
             "opencv": cv2.__version__, "scikit-image": skimage.__version__, "platform": platform.platform(),
-            "cpu_cores": available_cores(), "cpu_threads": torch.get_num_threads(),
+            "cpu_cores": available_cores(), "cpu_threads": threads_used(),
             "cuda_device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
