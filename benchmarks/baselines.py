@@ -10,24 +10,14 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from utils.guided import guided_filter  # noqa: E402
-from utils.haze import dark_channel  # noqa: E402
-
-
-def dcp_airlight(image: np.ndarray, patch: int = 15, fraction: float = 1e-3) -> np.ndarray:
-    """He et al.'s airlight: among the brightest 0.1% of the dark channel, the input pixel of highest
-    intensity."""
-    dark = dark_channel(image, patch).ravel()
-    n = max(1, int(round(fraction * dark.size)))
-    idx = np.argpartition(-dark, n - 1)[:n]
-    pixels = image.reshape(-1, 3)[idx]
-    return pixels[np.argmax(pixels.sum(axis=1))].astype(np.float32)
+from utils.haze import dark_channel, estimate_airlight  # noqa: E402
 
 
 def dcp_dehaze(image: np.ndarray, patch: int = 15, omega: float = 0.95, t_min: float = 0.1,
                radius: int = 60, eps: float = 1e-4) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Dark-channel-prior dehazing: t = 1 − ω·dark(I/A), refined by a guided filter on the grey input
     (radius 60, ε = 1e-4 as in the guided-filter paper), J = (I − A)/max(t, t_min) + A. Returns J, t, A."""
-    a = dcp_airlight(image, patch)
+    a = estimate_airlight(image, patch)
     t = 1.0 - omega * dark_channel(image / np.maximum(a, 1e-3), patch)
     grey = cv2.cvtColor(np.ascontiguousarray(image, np.float32), cv2.COLOR_RGB2GRAY)
     t = guided_filter(np.repeat(grey[:, :, None], 3, axis=2), t.astype(np.float32), radius, eps)

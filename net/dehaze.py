@@ -106,8 +106,6 @@ def dehaze(image: np.ndarray, s: DehazeSettings, device: torch.device, airlight:
             jt.train()
             jt.out.bias[3] += logit(float(t_target.mean())) - logit(now)
     code = code.contiguous(memory_format=mem)
-    jitter_j = torch.zeros(1, 2 * s.input_depth, 1, 1, device=device)
-    jitter_j[:, : s.input_depth] = 1  # only the J net's input is jittered (as in Double-DIP)
     noise = NoiseSchedule(std=s.reg_noise)
     nets = [jt] + ([a_net] if a_net is not None else [])
     # per-iteration values, read as tensors so that every iteration computes the same thing (net.loop.Knobs)
@@ -115,7 +113,8 @@ def dehaze(image: np.ndarray, s: DehazeSettings, device: torch.device, airlight:
 
     def forward() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         std = knobs["noise"]
-        x = jitter(code, jitter_j * std) if s.reg_noise else code
+        d = s.input_depth  # only the J net's input (the first d channels) is jittered, as in Double-DIP
+        x = torch.cat([jitter(code[:, :d], std), code[:, d:]], 1) if s.reg_noise else code
         with autocast(device, s.precision):
             out = jt(x).float()
         J, t = torch.sigmoid(out[:, :3]), torch.sigmoid(out[:, 3:4])

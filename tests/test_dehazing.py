@@ -63,8 +63,8 @@ def test_short_two_stage_dehaze_improves_psnr_and_writes_every_output(small_hazy
     d = small_hazy
     run = run_script("dehazing_system", [f"--input={d / 'hazy.png'}", f"--gt={d / 'clean.png'}", "--stages=2",
                                          "--iters=60", "--iter_factor=0.25", f"--output_dir={tmp_path}", *FAST])
-    for name in ("input", "dehazed", "figure", "curves", "stage0_J", "stage0_t", "stage0_A", "stage1_J",
-                 "stage1_t", "stage1_A"):
+    for name in ("input", "dehazed", "transmission", "figure", "curves", "stage0_J", "stage0_t", "stage1_J",
+                 "stage1_t"):
         assert (run / f"{name}.png").is_file(), name
     assert load_image(run / "dehazed.png").shape == load_image(d / "hazy.png").shape
     r = results(run)
@@ -86,7 +86,7 @@ def test_adaptive_schedule_stops_on_a_plateau(small_hazy, tmp_path):
 def test_learned_airlight_runs(small_hazy, tmp_path):
     run = run_script("dehazing_system", [f"--input={small_hazy / 'hazy.png'}", "--airlight=learned",
                                          "--iters=20", "--airlight_pull_iters=10", f"--output_dir={tmp_path}", *FAST])
-    assert (run / "stage0_A.png").is_file()
+    assert (run / "airlight.png").is_file() and not (run / "stage0_J.png").exists()  # one stage: no stage files
 
 
 def test_stage_warm_start_reuses_the_previous_stage_and_retargets_t():
@@ -97,7 +97,7 @@ def test_stage_warm_start_reuses_the_previous_stage_and_retargets_t():
     from utils.haze import estimate_airlight
     hazy = hazy_motorcycle(beta=0.3, scale=0.12)[0]
     cfg = defaults(vars(ds), stage_warm_start=True, prior_split=False, max_side=64, progress=False, precision="fp32")
-    stages = ds.dehaze_stages(cfg, hazy, estimate_airlight(hazy), [20, 5], torch.device("cpu"))
+    stages = ds.dehaze_stages(cfg, hazy, (estimate_airlight(hazy), 0.95), [20, 5], torch.device("cpu"))
     assert torch.equal(stages[1].state["code"], stages[0].state["code"])
     # stage 1's prior is the transmission left to remove, close to 1: its t starts there, not at stage 0's
     assert stages[1].t.mean() > stages[0].t.mean() + 0.2

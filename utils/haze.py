@@ -14,14 +14,16 @@ def dark_channel(image: np.ndarray, patch: int = 15) -> np.ndarray:
     return ndimage.minimum_filter(image.min(axis=2), size=patch, mode="nearest")
 
 
-def estimate_airlight(image: np.ndarray, patch: int = 15, fraction: float = 1e-4) -> np.ndarray:
-    """Airlight A as in Double-DIP (after He et al.): take the pixels whose dark-channel values are the
-    brightest `fraction` (0.01%, at least one pixel) of the image, and return the per-channel maximum of
-    the image over those pixels. The haziest, most distant region has the brightest dark channel."""
+def estimate_airlight(image: np.ndarray, patch: int = 15, fraction: float = 1e-3) -> np.ndarray:
+    """He et al.'s airlight: among the pixels whose dark channel is in the brightest `fraction` (0.1%, at
+    least one pixel), the colour of the brightest one (the haziest, most distant region has the brightest
+    dark channel; the brightest pixel there is the least disturbed by the scene), one real colour, where
+    the per-channel maximum over those pixels that Double-DIP takes mixes several pixels' colours."""
     dark = dark_channel(image, patch).ravel()
     n = max(1, int(round(fraction * dark.size)))
     idx = np.argpartition(-dark, n - 1)[:n]
-    return image.reshape(-1, image.shape[2])[idx].max(axis=0).astype(np.float32)
+    pixels = image.reshape(-1, image.shape[2])[idx]
+    return pixels[np.argmax(pixels.sum(axis=1))].astype(np.float32)
 
 
 def dcp_transmission(image: np.ndarray, airlight: np.ndarray, omega: float = 0.95, patch: int = 15,
@@ -42,3 +44,31 @@ def add_haze(clean: np.ndarray, depth: np.ndarray, beta: float, airlight: np.nda
     t = np.exp(-beta * depth)[:, :, None]
     a = np.broadcast_to(np.asarray(airlight, np.float32), (3,))
     return (clean * t + a * (1 - t)).astype(np.float32), t[:, :, 0].astype(np.float32)
+
+
+def haze_omega(image: np.ndarray, airlight: np.ndarray, max_omega: float = 0.95, black_share: float = 0.005,
+               steps: int = 12) -> float:
+    """How much haze the dark channel prior may remove from this image: the largest omega (at most
+    `max_omega`) whose dehazed image, J = (I − (1 − t)·A) / t with t = 1 − omega·dark(I / A), leaves at
+    most `black_share` of the pixels darker than black in some channel.
+
+    The prior takes the scene's own dark channel for haze: on a lightly hazy or a bright scene (whose
+    dark channel is far from 0) omega = 0.95 removes more haze than there is, and the pixels it
+    over-corrects go below black. Natural photos have few truly black pixels, so the omega at which
+    they appear measures how much haze there is. More omega means smaller t everywhere and darker
+    dark pixels, so the share only grows with omega: found by bisection."""
+    a = np.asarray(airlight, np.float32)
+    dark = dark_channel(image / np.maximum(a, 1e-3))
+
+    def below_black(omega: float) -> float:
+        from utils.guided import guided_filter
+        t = np.clip(guided_filter(image, 1.0 - omega * dark, 4 * 15, 1e-3), 0.1, 1.0)[:, :, None]
+        return float(((image - (1 - t) * a) / t).min(axis=2).__lt__(0).mean())
+
+    if below_black(max_omega) <= black_share:
+        return max_omega
+    lo, hi = 0.0, max_omega
+    for _ in range(steps):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if below_black(mid) <= black_share else (lo, mid)
+    return lo

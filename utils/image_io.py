@@ -110,6 +110,17 @@ def beside(path: str | os.PathLike, suffix: str) -> Path | None:
     return found if found.is_file() else None
 
 
+INPUT_COPY_MAX_PIXELS = 4_000_000  # larger inputs are not copied into the run folder (a second of PNG each)
+
+
+def save_input_copy(run_dir: Path, image: np.ndarray) -> Path | None:
+    """input.png: the image as the run read it (RGB, EXIF orientation applied), for inputs up to 4
+    megapixels; a larger photo is not copied (the user has it, and its PNG would cost seconds)."""
+    if image.shape[0] * image.shape[1] > INPUT_COPY_MAX_PIXELS:
+        return None
+    return save_image(run_dir / "input.png", image)
+
+
 def to_batch(x: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
     """HxW or HxWxC array -> 1×C×H×W float tensor on `device` (the networks' layout)."""
     x = x[:, :, None] if x.ndim == 2 else x
