@@ -24,6 +24,18 @@ def hint_l1(output: torch.Tensor, image: torch.Tensor, hint: torch.Tensor) -> to
     return ((output - image).abs() * hint).sum() / area.clamp_min(1.0)
 
 
+def hint_cross_entropy(mask: torch.Tensor, target: torch.Tensor, hinted: torch.Tensor, eps: float = 1e-6
+                       ) -> torch.Tensor:
+    """Cross-entropy of a mask's probabilities against the hints on the hinted pixels, each layer's hint
+    weighted equally (a small hint counts as much as a large one). `mask`: N×1×H×W sigmoid (Double-DIP's
+    m) or N×K×H×W softmax; `target`: the hints as N×1 (m's target) or N×K one-hot maps; `hinted`: their
+    union. Unlike an L1 on probabilities, it keeps pulling a confident wrong pixel back."""
+    if mask.shape[1] == 1:
+        mask, target = torch.cat([mask, 1 - mask], 1), torch.cat([target, 1 - target], 1)
+    on = target * hinted
+    return (-(on * (mask + eps).log()).sum(dim=(0, 2, 3)) / on.sum(dim=(0, 2, 3)).clamp_min(1)).mean()
+
+
 def to_grey(x: torch.Tensor) -> torch.Tensor:
     """Rec. 601 luma of an RGB batch (a 1-channel batch is returned as it is)."""
     if x.shape[1] == 1:

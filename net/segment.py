@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 import torch
 from torch import nn
@@ -15,6 +16,8 @@ from net.loop import Knobs, LoopResult, LoopSettings, NoiseSchedule, Problem, St
 from net.noise import jitter, noise_input
 from net.precision import autocast
 from net.skip import skip
+from utils.colour import colour_loglik
+from utils.graphcut import binary_cut
 from utils.guided import guided_upsample, scaled_radius
 from utils.image_io import crop, pad_to_multiple, resize, to_batch, to_uint8, working_shape
 from utils.texture import texture_features
@@ -44,7 +47,14 @@ class SegmentSettings:
     guided_radius: float  # guided-filter radius as a fraction of the image's longest side
     guided_eps: float
     coarse: float  # coarse-to-fine: share of each step's iterations run first at half the working size
+    cut: bool  # two layers: labels by the min cut of the layered energy (else the refined mask at 0.5)
+    cut_layers: float  # its weight of each layer's reconstruction error
+    cut_colour: float  # its weight of the hints' colour models
+    cut_mask: float  # its weight of the mask's probabilities
+    cut_smooth: float  # its weight of the boundary term
+    cut_max_side: int  # the cut's resolution (longest side); labels are carried to full size beyond it
     progress: bool
+    cut_rounds: int = 1  # cuts, each with colour models learned from the previous one's labels (a box: more)
     texture_hidden: int = 32  # texture mask: hidden units of its per-pixel classifier
     input_var: float = 0.1  # scale of the uniform input noise
     softmax: bool = False  # K-channel softmax mask even for K = 2
@@ -138,6 +148,19 @@ class _Model:
         return _Level(work, img_w, img, h_t, hinted, target[:, :1] if self.binary else target,
                       code.contiguous(memory_format=torch.channels_last), feats)
 
+    def mask_at(self, image: np.ndarray, work: tuple[int, int]) -> np.ndarray | None:
+        """A texture mask's first-layer probability for `image` at its own size (None for a mask DIP): the
+        classifier is per pixel, so it answers at any size given the same statistics, windows scaled by
+        the size's ratio to the working size `work`."""
+        if self.mask_net is None:
+            return None
+        zoom = max(image.shape[:2]) / max(work)
+        f = torch.from_numpy(texture_features(image, gabor=self.s.gabor, zoom=zoom))[None].to(self.device)
+        with torch.no_grad():
+            raw = self.mask_net(f).float()
+        p = torch.sigmoid(raw) if self.binary else torch.softmax(raw, 1)
+        return p[0, 0].cpu().numpy()
+
     def forward(self, lv: _Level, knobs: Knobs) -> tuple[list[torch.Tensor], torch.Tensor, torch.Tensor,
                                                           torch.Tensor]:
         """The layers y_k, the mask channels (summing to 1), the mask as its losses see it (m for a sigmoid
@@ -165,8 +188,15 @@ class _Model:
         # a noise-fed mask learns the hints and 1/K elsewhere; an image-fed one learns only from the hints,
         # so that on unhinted pixels it answers from their appearance
         noise_fed = self.s.mask_input == "noise"
-        mask_loss = losses.l1(m, lv.target) if noise_fed else losses.hint_l1(m, lv.target, lv.hinted)
+        mask_loss = losses.l1(m, lv.target) if noise_fed else self._mask_hint_loss(lv, m)
         return Step(self._hint_loss(lv, ys) + mask_loss, mix, self._outputs(ys, masks))
+
+    def _mask_hint_loss(self, lv: _Level, m: torch.Tensor) -> torch.Tensor:
+        """The mask against the hints on the hinted pixels: the paper's L1 for a noise-fed mask DIP, a
+        class-balanced cross-entropy for a mask that classifies appearance (it converges to a sharp answer)."""
+        if self.s.mask_input == "noise":
+            return losses.hint_l1(m, lv.target, lv.hinted)
+        return losses.hint_cross_entropy(m, lv.target, lv.hinted)
 
     def step2(self, lv: _Level, knobs: Knobs) -> Step:
         """The reconstruction, the hints for a while, the mask kept to the hints where they are known and
@@ -177,7 +207,7 @@ class _Model:
         if s.hint_iters > 0:  # for the first hint_iters iterations
             loss = loss + knobs["hint"] * self._hint_loss(lv, ys)
         if s.mask_hint_weight:  # hinted pixels are known: the mask must agree with them there
-            loss = loss + s.mask_hint_weight * losses.hint_l1(m, lv.target, lv.hinted)
+            loss = loss + s.mask_hint_weight * self._mask_hint_loss(lv, m)
         sharpen = losses.binarisation(m) if self.binary else losses.entropy(masks)
         loss = loss + knobs["sharpen"] * sharpen  # ramped up over sharpen_ramp iterations
         if s.exclusion_weight:
@@ -214,9 +244,11 @@ def _run_step(model: _Model, levels: list[tuple[_Level, int]], n: int,
     return result, lv
 
 
-def segment(image: np.ndarray, hints: list[np.ndarray], s: SegmentSettings, device: torch.device
-            ) -> Segmentation:
-    """Split `image` (HxWx3 in [0,1]) into len(hints) layers, hint k marking pixels of layer k.
+def segment(image: np.ndarray, hints: list[np.ndarray], s: SegmentSettings, device: torch.device,
+            fixed: list[np.ndarray] | None = None) -> Segmentation:
+    """Split `image` (HxWx3 in [0,1]) into len(hints) layers, hint k marking pixels of layer k. The nets learn
+    from `hints`; the labels keep `fixed` (default: the hints) where it is set: a box's inside teaches the
+    foreground layer without fixing any pixel of it (see utils.hints.box_hints).
 
     Step 1 fits each layer inside its hint and the mask to the hints; step 2 adds the reconstruction and
     sharpens the mask (see _Model). With s.coarse > 0 each step runs that share of its iterations at half
@@ -250,29 +282,103 @@ def segment(image: np.ndarray, hints: list[np.ndarray], s: SegmentSettings, devi
         result, at = _run_step(model, levels(s.step2_iters), 2, model.step2, schedule2, s.step2_iters, steps,
                                track, s.psnr_target)
     best = result.best if result.best else result.last
-    return _finish(image, at.img_w, best, at.work, full, s, steps)
+    fixed = hints if fixed is None else fixed
+    if not s.cut or len(hints) != 2 or model.mask_net is None:
+        return _finish(image, hints, fixed, at.img_w, best, at.work, s, steps)
+    return _finish(image, hints, fixed, at.img_w, best, at.work, s, steps,
+                   lambda small: model.mask_at(small, at.work))
 
 
-def _finish(image: np.ndarray, img_w: np.ndarray, best: dict[str, torch.Tensor], work: tuple[int, int],
-            full: tuple[int, int], s: SegmentSettings, steps: dict[str, LoopResult]) -> Segmentation:
-    """Crop the padding and bring the masks to full size: the soft mask upsampled, the refined one
+def _finish(image: np.ndarray, hints: list[np.ndarray], fixed: list[np.ndarray], img_w: np.ndarray,
+            best: dict[str, torch.Tensor],
+            work: tuple[int, int], s: SegmentSettings, steps: dict[str, LoopResult],
+            mask_at: Callable[[np.ndarray], np.ndarray] | None = None) -> Segmentation:
+    """Crop the padding and bring the results to full size: the soft mask upsampled, the refined one
     guided-filtered against the input (at the working size, then applied at full size: a huge photo
-    never needs full-size temporaries); layers as full-size 8-bit images."""
+    never needs full-size temporaries), layers as full-size 8-bit images, and the labels: the min cut of
+    the layered energy for two layers (see cut_labels), else the refined mask's most likely layer. Fixed
+    pixels keep their hint's label: a sure hint is a promise the user made."""
+    full = image.shape[:2]
     soft_w = np.clip(crop(best["mask"].float().cpu().numpy().transpose(1, 2, 0), work), 0, 1)  # h×w×K
     k = soft_w.shape[2]
     soft = np.clip(resize(soft_w, full).reshape(full + (k,)), 0, 1)
     refined = guided_upsample(image, crop(img_w, work), soft_w, scaled_radius(work, s.guided_radius),
                               s.guided_eps).reshape(full + (k,))
-    labels = np.empty(full, np.uint8)
-    for y in range(0, full[0], 512):  # in strips: no full-size temporaries for a huge photo
-        r = refined[y:y + 512]
-        np.clip(r, 0, 1, out=r)
-        r /= np.clip(r.sum(axis=2, keepdims=True), 1e-6, None)
-        labels[y:y + 512] = np.argmax(r, axis=2)
     layers = np.stack([resize(to_uint8(crop(y.float().cpu().numpy().transpose(1, 2, 0), work)), full)
                        for y in best["layers"]])
+    if len(hints) == 2 and s.cut:
+        labels = np.logical_not(cut_labels(image, hints, fixed, soft[:, :, 0], layers, s, mask_at)).view(np.uint8)
+    else:
+        labels = np.empty(full, np.uint8)
+        for y in range(0, full[0], 512):  # in strips: no full-size temporaries for a huge photo
+            r = refined[y:y + 512]
+            np.clip(r, 0, 1, out=r)
+            r /= np.clip(r.sum(axis=2, keepdims=True), 1e-6, None)
+            labels[y:y + 512] = np.argmax(r, axis=2)
+    for layer, hint in enumerate(fixed):
+        labels[hint > 0] = layer
     return Segmentation(soft=soft.transpose(2, 0, 1), refined=refined.transpose(2, 0, 1), labels=labels,
                         layers=layers, steps=steps)
+
+
+def cut_labels(image: np.ndarray, hints: list[np.ndarray], fixed: list[np.ndarray], soft_fg: np.ndarray,
+               layers: np.ndarray, s: SegmentSettings, mask_at: Callable[[np.ndarray], np.ndarray] | None = None
+               ) -> np.ndarray:
+    """The foreground of a two-layer segmentation (HxW bool) as the exact minimum of the layered energy,
+    over the pixels the hints leave open: each pixel pays for the label it gets
+
+      cut_layers x its reconstruction error under that label's layer (the coupled DIPs: which layer,
+                   grown from its own hint, explains this pixel), Gaussian-averaged over a few pixels
+      cut_colour x minus its colour's log-likelihood under that layer's hint colours (GrabCut's mixtures)
+      cut_mask   x minus the log-probability the mask gives that label (a texture mask is evaluated at
+                   the cut's size, `mask_at`; else its soft mask is resized)
+
+    plus cut_smooth x GrabCut's contrast-sensitive boundary term between neighbours of different labels;
+    the `fixed` pixels keep their labels. A min cut (utils.graphcut) finds it at up to cut_max_side
+    pixels; a larger photo's labels are carried to full size by a guided filter against it. With
+    cut_rounds > 1 the colour models are then learned again from the labels and the cut redone, as GrabCut
+    iterates (what a box needs: its inside holds background colours too)."""
+    full = image.shape[:2]
+    shape = working_shape(full, s.cut_max_side)
+    img = resize(image, shape)
+    fg, bg = (resize(np.asarray(h, np.float32), shape) > 0.5 for h in hints)  # no full-size copies
+    bg &= ~fg
+    sure_fg, sure_bg = (resize(np.asarray(h, np.float32), shape) > 0.5 for h in fixed)
+    sure_bg &= ~sure_fg
+    sigma = max(1.0, 0.004 * max(shape))
+    errors = [cv2.GaussianBlur(np.abs(img - resize(y, shape).astype(np.float32) / 255).sum(axis=2), (0, 0), sigma)
+              for y in layers]  # the 8-bit layers shrunk first: a huge photo's float copies would cost gigabytes
+    p = np.clip(mask_at(img) if mask_at is not None else resize(soft_fg, shape), 1e-4, 1 - 1e-4)
+    weights = (s.cut_layers, s.cut_mask)
+    if s.cut_rounds > 1:  # a box: the foreground layer and the mask learned its whole inside, background too;
+        # the background layer, grown from the outside, still tells which pixels inside are background: its
+        # error is held against what it makes outside the box (its 90th percentile), the mask left out
+        errors[0] = np.full(shape, np.percentile(errors[1][sure_bg], 90) if sure_bg.any() else errors[1].mean())
+        weights = (s.cut_layers / 6, 0.0)
+    colour_weight = None
+    for _ in range(max(1, s.cut_rounds)):
+        ll = [colour_loglik(img, h) for h in (fg, bg)]
+        if colour_weight is None:  # colours that do not tell the hints apart (textures alike in colour) weigh less
+            colour_weight = s.cut_colour * separability(ll, fg, bg)
+        costs = [weights[0] * e - colour_weight * c - weights[1] * np.log(q)
+                 for e, c, q in zip(errors, ll, (p, 1 - p), strict=True)]
+        labels = binary_cut(img, costs[0], costs[1], sure_fg, sure_bg, s.cut_smooth)
+        if min(labels.sum(), (~labels).sum()) < 50:  # a round left a layer (almost) empty: keep its labels
+            break
+        fg, bg = labels, ~labels
+    if shape == full:
+        return labels
+    up = guided_upsample(image, img, labels.astype(np.float32), scaled_radius(shape, s.guided_radius), s.guided_eps)
+    return up > 0.5
+
+
+def separability(loglik: list[np.ndarray], fg: np.ndarray, bg: np.ndarray) -> float:
+    """How well two colour models tell their own regions apart, from 0 (chance) to 1: the balanced accuracy
+    of the likelihood ratio on the regions' pixels, rescaled."""
+    if not fg.any() or not bg.any():
+        return 0.0
+    right = 0.5 * (float((loglik[0][fg] > loglik[1][fg]).mean()) + float((loglik[1][bg] >= loglik[0][bg]).mean()))
+    return max(0.0, 2.0 * right - 1.0)
 
 
 def fuse_vote(masks: dict[tuple[int, int], np.ndarray]) -> np.ndarray:

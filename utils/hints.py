@@ -116,3 +116,46 @@ def make_hints(image: np.ndarray, method: str, layers: int = 2, user: dict[str, 
         hints[name] = given[name] if name in given else hints[name] * ~claimed
     validate_hints(hints)
     return hints
+
+
+def parse_box(text: str, shape: tuple[int, int]) -> tuple[int, int, int, int]:
+    """`x0,y0,x1,y1` in pixels (x1, y1 excluded), or as fractions of the width and height when all four are
+    at most 1, as pixel bounds inside an image of `shape` (H, W). A box outside the image, of zero area
+    or not four numbers is one clear error."""
+    h, w = shape
+    try:
+        x0, y0, x1, y1 = (float(v) for v in text.replace(" ", "").split(","))
+    except ValueError:
+        raise UserError(f"--box={text}: give four numbers x0,y0,x1,y1 (pixels, or fractions of the size when "
+                        "all are at most 1)") from None
+    if max(x0, y0, x1, y1) <= 1 and min(x0, y0, x1, y1) >= 0:
+        x0, x1, y0, y1 = x0 * w, x1 * w, y0 * h, y1 * h
+    x0, x1 = sorted((x0, x1))
+    y0, y1 = sorted((y0, y1))
+    box = (max(0, round(x0)), max(0, round(y0)), min(w, round(x1)), min(h, round(y1)))
+    if box[2] - box[0] < 1 or box[3] - box[1] < 1:
+        raise UserError(f"--box={text} holds no pixel of the {w}x{h} image (outside it, or of zero area): give "
+                        "x0,y0,x1,y1 with x0 < x1 <= width and y0 < y1 <= height")
+    return box
+
+
+BOX_FRAME = 0.02  # a box that leaves no background: the image's outer 2% teach the background layer
+
+
+def box_hints(shape: tuple[int, int], box: tuple[int, int, int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What a box says, as GrabCut reads it: outside it is surely background (fixed); inside it is where the
+    foreground is, with background among it (the foreground layer learns from the whole inside, no pixel of
+    it is fixed). Returns (foreground to learn from, background to learn from, background fixed). A box
+    that covers the whole image leaves no background: its outer frame teaches the background layer, but
+    nothing is fixed (GrabCut stops with an error there)."""
+    h, w = shape
+    x0, y0, x1, y1 = box
+    inside = np.zeros(shape, bool)
+    inside[y0:y1, x0:x1] = True
+    outside = ~inside
+    if outside.any():
+        return inside.astype(np.float32), outside.astype(np.float32), outside.astype(np.float32)
+    frame = np.ones(shape, bool)
+    m = max(1, round(BOX_FRAME * min(h, w)))
+    frame[m:h - m, m:w - m] = False
+    return (~frame).astype(np.float32), frame.astype(np.float32), np.zeros(shape, np.float32)

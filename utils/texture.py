@@ -11,18 +11,22 @@ GABOR_WAVELENGTHS = (4.0, 8.0, 16.0)  # Gabor filter wavelengths in pixels at th
 GABOR_ORIENTATIONS = 4
 
 
-def texture_features(image: np.ndarray, scales: tuple[float, ...] = SCALES, gabor: bool = False) -> np.ndarray:
-    """Maps (C×H×W, float32, each standardised) summarising local texture: at each scale the
-    Gaussian-windowed mean colour, standard deviation of the grey level, mean absolute horizontal,
+def texture_features(image: np.ndarray, scales: tuple[float, ...] = SCALES, gabor: bool = False,
+                     zoom: float = 1.0) -> np.ndarray:
+    """Maps (C×H×W, float32, each standardised) summarising local appearance: the pixel's CIELAB colour,
+    and at each scale the Gaussian-windowed mean colour, standard deviation of the grey level, mean absolute horizontal,
     vertical and Laplacian responses, and the structure tensor's energy and coherence (how strongly
     the texture is oriented: blades of grass are, gravel is not). With `gabor`, also the local energy of
-    a Gabor filter bank (see gabor_energy)."""
+    a Gabor filter bank (see gabor_energy). `zoom` scales every window and wavelength: the same statistics
+    of the same scene at `zoom` times the size."""
     img = np.ascontiguousarray(image, np.float32)
     grey = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY) if img.shape[2] == 3 else img[:, :, 0]
     gx, gy = cv2.Sobel(grey, cv2.CV_32F, 1, 0), cv2.Sobel(grey, cv2.CV_32F, 0, 1)
     responses = [np.abs(gx), np.abs(gy), np.abs(cv2.Laplacian(grey, cv2.CV_32F))]
-    maps = []
-    for s in scales:
+    # the pixel's own colour, in CIELAB (distances there follow perceived differences): real photos differ
+    # from layer to layer mostly in colour, and the unblurred colour keeps the mask sharp at boundaries
+    maps = list(cv2.cvtColor(img, cv2.COLOR_RGB2LAB).transpose(2, 0, 1)) if img.shape[2] == 3 else []
+    for s in (x * zoom for x in scales):
         def blur(x: np.ndarray, s: float = s) -> np.ndarray:
             return cv2.GaussianBlur(x, (0, 0), s, borderType=cv2.BORDER_REFLECT)
         mean = blur(grey)
@@ -33,7 +37,7 @@ def texture_features(image: np.ndarray, scales: tuple[float, ...] = SCALES, gabo
         energy = jxx + jyy
         maps += [np.sqrt(energy), np.sqrt((jxx - jyy) ** 2 + 4 * jxy**2) / (energy + 1e-6)]  # and coherence
     if gabor:
-        maps += gabor_energy(grey)
+        maps += gabor_energy(grey, tuple(w * zoom for w in GABOR_WAVELENGTHS))
     return _standardise(maps, grey.shape)
 
 

@@ -1,0 +1,36 @@
+"""Colour models of image regions: GrabCut's Gaussian mixtures (Rother et al. 2004), learned as GrabCut
+learns them (k-means clusters of the region's colours, one Gaussian per cluster), as the log-likelihood of
+every pixel's colour under the model of a region (e.g. a layer's hint)."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+
+def colour_loglik(image: np.ndarray, region: np.ndarray, components: int = 5, samples: int = 20000,
+                  seed: int = 0) -> np.ndarray:
+    """Log-likelihood (HxW) of each pixel's RGB under a `components`-Gaussian mixture (full covariances)
+    of the colours in `region` (at most `samples` of them, drawn with `seed`: the fit repeats
+    exactly); zeros for an empty region."""
+    colours = image.reshape(-1, 3).astype(np.float64)
+    idx = np.flatnonzero(region.ravel())
+    if len(idx) < 2:  # nothing to learn from: every colour equally likely
+        return np.zeros(image.shape[:2], np.float32)
+    idx = np.random.default_rng(seed).choice(idx, min(samples, len(idx)), replace=False)
+    k = max(1, min(components, len(idx) // 10))
+    cv2.setRNGSeed(seed)
+    criteria = (cv2.TERM_CRITERIA_COUNT + cv2.TERM_CRITERIA_EPS, 10, 1e-4)
+    x = colours[idx].astype(np.float32)
+    _, assigned, _ = cv2.kmeans(x, k, None, criteria, 1, cv2.KMEANS_PP_CENTERS)
+    clusters = [x[assigned.ravel() == j].astype(np.float64) for j in range(k)]
+    clusters = [c for c in clusters if len(c) > 1]
+    weights = [len(c) / len(x) for c in clusters]
+    means = [c.mean(axis=0) for c in clusters]
+    covs = [np.cov(c, rowvar=False) for c in clusters]
+    density = np.zeros(len(colours))
+    for w, mean, cov in zip(weights, means, covs, strict=True):
+        cov = cov + 1e-6 * np.eye(3)  # a flat region's colours have a singular covariance
+        d = colours - mean
+        mahalanobis = np.einsum("ni,ij,nj->n", d, np.linalg.inv(cov), d)
+        density += w * np.exp(-0.5 * mahalanobis) / np.sqrt((2 * np.pi) ** 3 * np.linalg.det(cov))
+    return np.log(density + 1e-300).reshape(image.shape[:2]).astype(np.float32)
