@@ -26,14 +26,14 @@ from utils.config import Config
 from utils.run_folder import RunResult
 
 # --- input
-INPUT = "images/hazy_motorcycle.png"  # hazy image (PNG, JPEG, TIFF, BMP)
+INPUT = "images/hazy_motorcycle.png"  # hazy image (PNG, JPEG, TIFF, BMP), or a folder or a glob of them
 GT = "auto"  # clean image of the same scene for PSNR/SSIM (auto: X_gt.png beside the input; "" = none)
 # --- video (frame by frame)
 VIDEO = ""  # hazy video to dehaze instead of INPUT (.mp4, .avi, ...)
 VIDEO_GT = "auto"  # clean video of the same scene for per-frame PSNR/SSIM (auto: X_gt.mp4 beside it)
 FRAME_STEP = 1  # dehaze every k-th frame
-VIDEO_ITERS_FIRST = 60  # iterations for the first frame (of each process's chunk; 300 gave the same PSNR)
-VIDEO_ITERS_NEXT = 60  # iterations for each later frame when warm-starting
+VIDEO_ITERS_FIRST = 20  # iterations for the first frame (of each process's chunk)
+VIDEO_ITERS_NEXT = 20  # iterations for each later frame when warm-starting
 WARM_START = True  # frame k+1 starts from frame k's weights and input noise (else every frame from scratch)
 VIDEO_AIRLIGHT = "carry"  # carry (median estimate over the first frames, kept for all) or per_frame
 AIRLIGHT_FRAMES = 5  # frames whose airlight estimates give the carried median
@@ -42,7 +42,7 @@ VIDEO_SEGMENT = 25  # frames per crash-safe segment: a video run resumes (--resu
 STOP_AFTER = 0  # video: stop after this many frames per process (0 = at the end); go on later with --resume=RUN
 # --- system
 STAGES = 1  # dehazing stages: stage k+1 dehazes stage k's result (1 = plain Double-DIP)
-ITERS = 60  # iterations of the first stage (t has fitted its prior by then: more iterations over-fit the haze)
+ITERS = 20  # iterations of the first stage (t follows its prior within 20 on real photos; more add nothing)
 ITER_FACTOR = 1.0  # stage k runs ITERS * ITER_FACTOR**k iterations (the paper: 3)
 SCHEDULE = "fixed"  # fixed (the iteration counts above) or adaptive (each stage stops at the knee of its PSNR curve)
 PLATEAU_WINDOW = 30  # adaptive: a stage stops once its best reconstruction PSNR has gained over the last N...
@@ -54,11 +54,12 @@ SKIPS = [0, 0, 0, 4, 4]  # per-scale skip channels
 INPUT_DEPTH = 8  # channels of the noise inputs
 REG_NOISE = 0.0333  # std of the per-iteration jitter of the J net's input (1/30)
 SMOOTH_WEIGHT = 0.005  # weight of the smoothness loss of t
-T_PRIOR_WEIGHT = 0.5  # pull of t towards the dark-channel-prior transmission left to remove (0 = Double-DIP)
-T_PRIOR_OMEGA = 0.95  # haze removed by that prior: t_dcp = 1 - omega * dark(I / A)
+T_PRIOR_WEIGHT = 8.0  # pull of t towards the dark-channel-prior transmission left to remove (0 = Double-DIP)
+T_PRIOR_OMEGA = 0.95  # the most haze that prior removes: t_dcp = 1 - omega * dark(I / A)
+BLACK_SHARE = 0.005  # omega follows the haze: the largest one leaving this share of pixels below black (0 = fixed)
 PRIOR_SPLIT = True  # several stages share the prior's haze (stage k of K aims at (t_dcp / t_done)^(1/(K-k)))
 LR = 0.001  # Adam learning rate
-MAX_SIDE = 800  # working resolution: longest side in pixels (outputs are always full size)
+MAX_SIDE = 192  # working resolution of t (longest side in pixels); J is recovered at full size
 GUIDED_RADIUS = 0.03  # guided-filter radius for t, as a fraction of the longest side
 GUIDED_EPS = 0.001  # guided-filter regularisation
 T_MIN = 0.1  # the final t is clipped to [T_MIN, 1]
@@ -108,18 +109,20 @@ def stage_settings(cfg: Config, k: int, iters: int, name: str = ""):  # -> net.d
                          plateau=plateau, name=name or f"stage {k}", retarget_t=cfg.stage_warm_start and k > 0)
 
 
-def dehaze_stages(cfg: Config, image: np.ndarray, airlight: np.ndarray, iters: list[int], device,
+def dehaze_stages(cfg: Config, image: np.ndarray, haze: tuple[np.ndarray, float], iters: list[int], device,
                   warm: list | None = None, name: str = "") -> list:
     """Iterative dehazing of one image: stage k+1 dehazes stage k's J with stage 0's airlight as prior.
 
     Chained stages multiply their transmissions, I = (t_0 ... t_k) J_k + (1 - t_0 ... t_k) A, so stage k's
     t prior is what the dark channel prior leaves to remove, t_dcp(I) / (t_0 ... t_{k-1}): close to 1 once
-    the haze is gone. `warm[k]` (a previous frame's stage-k state) warm-starts stage k."""
+    the haze is gone. `haze` is the airlight and the prior's omega (haze_of); `warm[k]` (a previous
+    frame's stage-k state) warm-starts stage k."""
     from net.dehaze import dehaze
     from utils.haze import dcp_transmission
     from utils.image_io import resize, working_shape
     work = working_shape(image.shape[:2], cfg.max_side)  # the priors are only needed at the working size
-    t_dcp = dcp_transmission(resize(image, work), airlight, cfg.t_prior_omega) if cfg.t_prior_weight else None
+    airlight, omega = haze
+    t_dcp = dcp_transmission(resize(image, work), airlight, omega) if cfg.t_prior_weight else None
     t_done = np.ones(work, np.float32)
     current, prior, results = image, airlight, []
     for k, n in enumerate(iters):
@@ -142,15 +145,21 @@ def dehaze_stages(cfg: Config, image: np.ndarray, airlight: np.ndarray, iters: l
 
 
 def output_bytes(cfg: Config, shape: tuple[int, int]) -> int:
-    """An upper bound on the PNGs a run writes (uncompressed RGB): input, J, t and A per stage, result."""
-    return (2 + 3 * cfg.stages) * shape[0] * shape[1] * 3
+    """An upper bound on the PNGs a run writes (uncompressed RGB): input, result, transmission, airlight,
+    J and t per stage."""
+    return (4 + 2 * cfg.stages) * shape[0] * shape[1] * 3
 
 
-def airlight_of(cfg: Config, image: np.ndarray) -> np.ndarray:
-    """The dark-channel airlight estimate, made at the working size (the nets' view of the image)."""
-    from utils.haze import estimate_airlight
+def haze_of(cfg: Config, image: np.ndarray) -> tuple[np.ndarray, float]:
+    """The haze of an image, judged at the working size (the nets' view of it): the dark-channel airlight
+    estimate, and the omega of the transmission prior (utils.haze.haze_omega: how much haze there is)."""
+    from utils.haze import estimate_airlight, haze_omega
     from utils.image_io import resize, working_shape
-    return estimate_airlight(resize(image, working_shape(image.shape[:2], cfg.max_side)))
+    small = resize(image, working_shape(image.shape[:2], cfg.max_side))
+    airlight = estimate_airlight(small)
+    if not cfg.black_share:
+        return airlight, cfg.t_prior_omega
+    return airlight, haze_omega(small, airlight, cfg.t_prior_omega, cfg.black_share)
 
 
 def validate(cfg: Config) -> None:
@@ -166,6 +175,12 @@ def validate(cfg: Config) -> None:
         raise UserError(f"--channels and --skips need the same length ({len(cfg.channels)} vs {len(cfg.skips)})")
     if cfg.frame_step < 1 or cfg.video_iters_first < 1 or cfg.video_iters_next < 1 or cfg.iters < 1:
         raise UserError("--frame_step, --iters and --video_iters_first/next must be at least 1")
+    from utils.batch import batch_images, is_batch
+    if not cfg.video and is_batch(cfg.input):
+        batch_images(cfg.input)  # a folder or pattern without images is the first thing to say
+    if not cfg.video and is_batch(cfg.input) and (cfg.resume or cfg.gt not in ("auto", "")):
+        raise UserError(f"--input={cfg.input} is a folder or pattern: {'--resume' if cfg.resume else '--gt'} names one "
+                        "run or file; put the clean image X_gt.png beside each image X")
 
 
 def check_image(image: np.ndarray, what: str) -> None:
@@ -206,27 +221,29 @@ def video_truth(cfg: Config, n: int, size: tuple[int, int]) -> str:
     return str(path)
 
 
-def carried_airlight(cfg: Config) -> np.ndarray:
-    """The airlight carried to every frame: the median of the estimates of the first AIRLIGHT_FRAMES."""
+def carried_haze(cfg: Config) -> tuple[np.ndarray, float]:
+    """The airlight and omega carried to every frame: the medians of the first AIRLIGHT_FRAMES' estimates
+    (one haze for the whole clip: no flicker from frame-to-frame changes of the estimates)."""
     from utils.video import VideoReader
     with VideoReader(cfg.video) as reader:
         estimates = []
         for _, frame in reader.frames(cfg.frame_step):
             if frame is not None:
-                estimates.append(airlight_of(cfg, frame))
+                estimates.append(haze_of(cfg, frame))
             if len(estimates) >= cfg.airlight_frames:
                 break
-    return np.median(estimates, axis=0).astype(np.float32)
+    return (np.median([a for a, _ in estimates], axis=0).astype(np.float32),
+            float(np.median([o for _, o in estimates])))
 
 
 def dehaze_frame(cfg: Config, run_cfg: Config, device, i: int, frame: np.ndarray, gt: np.ndarray | None,
-                 carried: np.ndarray, warm: list | None) -> tuple[list, np.ndarray, dict]:
+                 carried: tuple[np.ndarray, float], warm: list | None) -> tuple[list, np.ndarray, dict]:
     """One frame, warm-started from the previous one: its stages' results, the dehazed frame (uint8) and its
     per-frame record."""
     from utils.metrics import psnr, ssim
-    airlight = carried if cfg.video_airlight == "carry" else airlight_of(cfg, frame)
+    haze = carried if cfg.video_airlight == "carry" else haze_of(cfg, frame)
     iters = stage_iters(cfg.video_iters_next if warm else cfg.video_iters_first, cfg.iter_factor, cfg.stages)
-    results = dehaze_stages(run_cfg, frame, airlight, iters, device, warm=warm, name=f"frame {i} ")
+    results = dehaze_stages(run_cfg, frame, haze, iters, device, warm=warm, name=f"frame {i} ")
     J = results[-1].J
     info = {"frame": i, "iterations": [r.loop.iterations for r in results],
             "reconstruction_psnr": results[-1].loop.best_psnr, "airlight": results[0].airlight}
@@ -235,7 +252,7 @@ def dehaze_frame(cfg: Config, run_cfg: Config, device, i: int, frame: np.ndarray
     return results, (np.clip(J, 0, 1) * 255 + 0.5).astype(np.uint8), info
 
 
-def dehaze_chunk(cfg: Config, run_cfg: Config, device, rank: int, chunk: list[int], carried: np.ndarray,
+def dehaze_chunk(cfg: Config, run_cfg: Config, device, rank: int, chunk: list[int], carried: tuple[np.ndarray, float],
                  store, state: VideoState, run_dir: Path, bar) -> VideoState:
     """Dehaze this process's frames (indices `chunk`) from state.position on, appending each finished frame
     to `store` (a damaged one repeats the previous result). The state is saved whenever a segment closes
@@ -339,7 +356,8 @@ def side_by_side_frames(cfg: Config, parts: list[Path]) -> Iterator[np.ndarray]:
 
 
 def finish_video(cfg: Config, run_cfg: Config, run_dir: Path, parts: list[Path], chunks: list[dict], n: int,
-                 fps: float, size: tuple[int, int], processes: int, carried: np.ndarray, wall: float) -> RunResult:
+                 fps: float, size: tuple[int, int], processes: int, carried: tuple[np.ndarray, float], wall: float
+                 ) -> RunResult:
     """Rank 0: the video (encoded once, from every process's segments in order), the side-by-side video,
     results.json and the report (not printed when the disk filled up: the caller says that)."""
     from utils.device import environment
@@ -356,7 +374,7 @@ def finish_video(cfg: Config, run_cfg: Config, run_dir: Path, parts: list[Path],
     summary = {"frames": n, "frames_dehazed": written, "processes": processes, "warm_start": cfg.warm_start,
                "iterations_first": stage_iters(cfg.video_iters_first, cfg.iter_factor, cfg.stages),
                "iterations_next": stage_iters(cfg.video_iters_next, cfg.iter_factor, cfg.stages),
-               "airlight_mode": cfg.video_airlight, "airlight_carried": carried,
+               "airlight_mode": cfg.video_airlight, "airlight_carried": carried[0], "omega_carried": carried[1],
                "bad_frames": [i for c in chunks for i in c["bad_frames"]],
                "seconds_per_frame": float(np.mean(timed)) if timed else None,
                "seconds_per_frame_after_first": float(np.mean(timed[1:])) if len(timed) > 1 else None,
@@ -445,7 +463,7 @@ def run_video(cfg: Config) -> RunResult | None:
         (run_dir / "frames").mkdir(exist_ok=True)
     a, b = chunk_bounds(len(indices), size)[rank]
     chunk = indices[a:b]
-    carried = carried_airlight(cfg)
+    carried = carried_haze(cfg)
     if rank == 0:
         print(f"dehazing {len(indices)} frames of {cfg.video} ({frame_size[0]}x{frame_size[1]}, {fps:.1f} fps) on "
               f"{size} process(es), {device}; iterations {cfg.video_iters_first} first, {cfg.video_iters_next} "
@@ -477,7 +495,7 @@ def run(cfg: Config) -> RunResult:
     from net import precision
     from utils import checkpoint
     from utils.device import environment, pick_device, seed_everything, threads_used
-    from utils.image_io import load_image, save_image
+    from utils.image_io import load_image, save_image, save_input_copy
     from utils.metrics import psnr, ssim
     from utils.plotting import plot_curves, side_by_side
     from utils.run_folder import finish_run, new_run_dir
@@ -495,18 +513,21 @@ def run(cfg: Config) -> RunResult:
     print(f"dehazing {cfg.input} ({image.shape[1]}x{image.shape[0]}) in {cfg.stages} stage(s) of {iters} iterations "
           f"({cfg.schedule}) on {device}")
     start = time.time()
-    save_image(run_dir / "input.png", image)
+    save_input_copy(run_dir, image)
     report: list[str] = []
     if gt is not None:
         report.append(f"hazy input: PSNR {psnr(image, gt):.2f} dB, SSIM {ssim(image, gt):.3f}")
-    airlight = airlight_of(cfg, image)
+    airlight, omega = haze_of(cfg, image)
     stages: list[dict] = []
     histories: dict[str, dict[str, list[float]]] = {}
-    outputs = []
-    for k, r in enumerate(dehaze_stages(run_cfg, image, airlight, iters, device)):
-        save_image(run_dir / f"stage{k}_J.png", r.J)
-        save_image(run_dir / f"stage{k}_t.png", r.t)
-        save_image(run_dir / f"stage{k}_A.png", r.A)
+    outputs, transmission = [], None
+    for k, r in enumerate(dehaze_stages(run_cfg, image, (airlight, omega), iters, device)):
+        if cfg.stages > 1:
+            save_image(run_dir / f"stage{k}_J.png", r.J)
+            save_image(run_dir / f"stage{k}_t.png", r.t)
+        if k == 0 and cfg.airlight == "learned":
+            save_image(run_dir / "airlight.png", r.A)
+        transmission = r.t if transmission is None else transmission * r.t  # chained stages multiply
         info = {"stage": k, "iterations": r.loop.iterations, "planned_iterations": iters[k],
                 "stopped": r.loop.stopped, "best_iteration": r.loop.best_step,
                 "reconstruction_psnr": r.loop.best_psnr, "airlight": r.airlight, "t_mean": float(r.t.mean()),
@@ -520,6 +541,7 @@ def run(cfg: Config) -> RunResult:
         histories[f"stage {k}"] = r.loop.history
         outputs.append(r.J)
     save_image(run_dir / "dehazed.png", outputs[-1])
+    save_image(run_dir / "transmission.png", transmission)
     panels = [image] + outputs[:2]
     titles = ["original", "single dehaze", "double dehaze"][: len(panels)]
     side_by_side(panels, titles, run_dir / "figure.png")
@@ -533,20 +555,31 @@ def run(cfg: Config) -> RunResult:
         "script": "dehazing_system.py", "config": cfg.as_dict(), "environment": environment(),
         "device": str(device), "precision": run_cfg.precision, "seed": cfg.seed, "resumed_from": cfg.resume or None,
         "input": cfg.input, "gt": gt_path, "input_size": [image.shape[1], image.shape[0]],
-        "airlight_estimate": airlight, "airlight": stages[0]["airlight"], "stage_iterations": iters,
+        "airlight_estimate": airlight, "airlight": stages[0]["airlight"], "omega": omega, "stage_iterations": iters,
         "iterations_used": [st["iterations"] for st in stages], "stages": stages, "final": final},
         report, interrupted, time.time() - start)
 
 
 def main(argv: list[str] | None = None) -> RunResult:
     """The command line: settings from the constants above and `argv`; one image or one video."""
+    from utils.batch import is_batch, run_batch
     from utils.checkpoint import threads_for
     from utils.config import configure
     from utils.device import cpu_share
     cfg = configure(globals(), argv, PRESETS)
     validate(cfg)
     with cpu_share(threads_for(cfg.threads, cfg.resume)):
-        return run_video(cfg) if cfg.video else run(cfg)
+        if cfg.video:
+            return run_video(cfg)
+        if is_batch(cfg.input):
+            return run_batch(cfg, "dehaze", run, batch_metrics)
+        return run(cfg)
+
+
+def batch_metrics(results: dict) -> dict:
+    """The columns of a folder run's summary.csv for one image."""
+    final = {k: round(v, 4) for k, v in results.get("final", {}).items() if k.endswith(("psnr_gt", "ssim_gt"))}
+    return {"omega": round(results["omega"], 4), **final}
 
 
 if __name__ == "__main__":

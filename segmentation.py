@@ -24,12 +24,14 @@ from utils.config import Config
 from utils.run_folder import RunResult
 
 # --- input and hints
-INPUT = ""  # image to segment (PNG, JPEG, TIFF, BMP); "" = the bundled sample for LAYERS
+INPUT = ""  # image to segment (PNG, JPEG, TIFF, BMP), a folder or a glob of them; "" = the bundled sample for LAYERS
 SAMPLES = {2: "images/horse_grass_brick.png", 3: "images/three_regions.png"}  # bundled samples
 HINTS = "auto"  # auto (X_fg_hint.png etc. beside the input, else histogram), histogram, saliency, saliency_fine
 FG_HINT = ""  # foreground hint mask (white = foreground), any size; overrides the automatic one
 BG_HINT = ""  # background hint mask
 MG_HINT = ""  # middle-ground hint mask (three layers)
+BOX = ""  # x0,y0,x1,y1 around the object (pixels, or fractions of the size): outside is background
+BOX_ROUNDS = 5  # with a box: cuts, each learning the colours again from the last one's labels (GrabCut's way)
 TRUTH = "auto"  # label/mask image to score IoU against (auto: X_truth.png beside the input, "" = none)
 # --- system
 LAYERS = 2  # number of layers: 2 (foreground/background) or more
@@ -42,8 +44,8 @@ GABOR = False  # texture mask: add Gabor filter-bank energies (4 orientations x 
 MASK_HINT_WEIGHT = 1.0  # step 2: weight of the mask's agreement with the hints on hinted pixels
 REG_NOISE = 0.0  # std of the per-iteration jitter of the noise inputs
 # --- optimisation
-STEP1_ITERS = 300  # step 1: layers fit inside their hints, mask fits the hints
-STEP2_ITERS = 600  # step 2: reconstruction, hints for a while, increasing mask sharpening
+STEP1_ITERS = 250  # step 1: layers fit inside their hints, mask fits the hints
+STEP2_ITERS = 0  # step 2: reconstruction, hints for a while, increasing mask sharpening (the cut labels need none)
 HINT_ITERS = 300  # step-2 iterations that keep the hint losses
 SHARPEN_WEIGHT = 0.02  # weight of the binarisation (2 layers) or entropy (softmax) loss at full ramp
 SHARPEN_RAMP = 300  # step-2 iterations over which that weight ramps up from 0
@@ -51,9 +53,15 @@ EXCLUSION_WEIGHT = 0.0  # gradient exclusion loss between layers (0 = off)
 PSNR_TARGET = 0.0  # stop step 2 once the reconstruction reaches this PSNR in dB (0 = never)
 LR = 0.003  # Adam learning rate (the paper: 0.001)
 COARSE = 0.0  # coarse-to-fine: share of each step's iterations run first at half the working size (about 4x cheaper)
-MAX_SIDE = 320  # working resolution: longest side in pixels (outputs are always full size)
+MAX_SIDE = 200  # working resolution: longest side in pixels (outputs are always full size)
 GUIDED_RADIUS = 0.01  # guided-filter radius as a fraction of the longest side
 GUIDED_EPS = 0.001  # guided-filter regularisation
+CUT = True  # two layers: labels from the exact min cut of the layered energy below (else the refined mask at 0.5)
+CUT_LAYERS = 6.0  # weight of each layer's reconstruction error in it (which layer explains the pixel)
+CUT_COLOUR = 0.5  # weight of the hints' colour models (GrabCut's Gaussian mixtures)
+CUT_MASK = 0.3  # weight of the mask's log-probabilities
+CUT_SMOOTH = 50.0  # weight of the boundary term (GrabCut's: cheap across image edges)
+CUT_MAX_SIDE = 800  # the cut's resolution (longest side in pixels); larger photos get its labels guided-filtered
 # --- run
 PRESET = ""  # paper: the paper's system (noise-fed mask), learning rate and iterations (2000 + 4000; slow on a CPU)
 DEVICE = "auto"  # auto (cuda, then mps, then cpu), cpu, cuda, cuda:N, mps
@@ -69,21 +77,47 @@ THREADS = 0  # CPU threads (0 = this run's share of the cores among the runs ali
 PRESETS = {"paper": {"step1_iters": 2000, "step2_iters": 4000, "hint_iters": 1000, "sharpen_ramp": 1000,
                      "max_side": 800, "mask_input": "noise", "lr": 0.001}}
 
-def resolve_hints(cfg: Config, image: np.ndarray, n: int) -> tuple[list[str], list[np.ndarray]]:
-    """Hints in layer order (fg first) from HINTS and the user's masks; X_fg_hint.png etc. beside the
-    input are used automatically with HINTS=auto."""
-    from utils.hints import layer_names, make_hints
-    from utils.image_io import beside
+
+def resolve_hints(cfg: Config, image: np.ndarray, n: int
+                  ) -> tuple[list[str], list[np.ndarray], list[np.ndarray], tuple[int, int, int, int] | None]:
+    """Hints in layer order (fg first) from HINTS, the user's masks and BOX, as (names, the hints the nets
+    learn from, the hints the labels keep, the box in pixels or None). X_fg_hint.png etc. and X_box.txt
+    beside the input are used automatically with HINTS=auto. The user's masks are sure; a box fixes its
+    outside as background and lets the foreground layer learn from its inside (utils.hints.box_hints)."""
+    from utils.errors import UserError
+    from utils.hints import box_hints, layer_names, make_hints, parse_box, validate_hints
+    from utils.image_io import beside, load_mask
     names = layer_names(n)
     user = {"fg": cfg.fg_hint, "bg": cfg.bg_hint, "mg": cfg.mg_hint}
+    box = cfg.box
     method = cfg.hints
     if cfg.hints == "auto":
         found = {k: beside(cfg.input, f"_{k}_hint.png") for k in names}
         if all(found.values()):
             user = {k: user.get(k) or str(found[k]) for k in names}
+        box_file = beside(cfg.input, "_box.txt")
+        if not box and box_file:
+            box = box_file.read_text().strip()
         method = "histogram"
-    hints = make_hints(image, method, n, {k: v for k, v in user.items() if k in names and v})
-    return names, [hints[k] for k in names]
+    if not box:
+        hints = make_hints(image, method, n, {k: v for k, v in user.items() if k in names and v})
+        return names, [hints[k] for k in names], [hints[k] for k in names], None
+    if n != 2:
+        raise UserError("--box marks one object: it needs --layers=2 (give masks for three layers)")
+    shape = image.shape[:2]
+    pixels = parse_box(box, shape)
+    learn_fg, learn_bg, sure_bg = box_hints(shape, pixels)
+    given = {k: load_mask(v, shape, f"{k} hint mask") for k, v in user.items() if k in names and v}
+    validate_hints(given)
+    sure_fg = given.get("fg", np.zeros(shape, np.float32))
+    if "bg" in given:
+        sure_bg = np.maximum(sure_bg, given["bg"])
+        learn_bg = np.maximum(learn_bg, given["bg"])
+    learn_fg = np.maximum(learn_fg * (1 - sure_bg), sure_fg)
+    sure_bg *= 1 - sure_fg  # a foreground stroke outside the box wins: the user drew it
+    learn_bg *= 1 - sure_fg
+    validate_hints({"fg": learn_fg, "bg": learn_bg})
+    return names, [learn_fg, learn_bg], [sure_fg, sure_bg], pixels
 
 
 def resolve_truth(cfg: Config, shape: tuple[int, int], n: int) -> np.ndarray | None:
@@ -128,6 +162,7 @@ class Job:
                  truth: np.ndarray | None, run_dir: Path) -> None:
         self.cfg, self.device, self.image = cfg, device, image
         self.names, self.hints, self.truth, self.run_dir = names, hints, truth, run_dir
+        self.box: tuple[int, int, int, int] | None = None  # a box's hints are in hints and fixed
 
     def settings(self, **extra: object):  # -> net.segment.SegmentSettings
         from net.segment import SegmentSettings
@@ -135,13 +170,15 @@ class Job:
         return settings_from(SegmentSettings, self.cfg, **extra)
 
     def two_layer(self, names: list[str], hints: list[np.ndarray], run_dir: Path, truth: np.ndarray | None,
-                  softmax: bool = False, tag: str = "") -> tuple[object, dict]:
+                  softmax: bool = False, tag: str = "", fixed: list[np.ndarray] | None = None) -> tuple[object, dict]:
         """One Double-DIP run (fg vs bg); writes its outputs to run_dir; returns (segmentation, summary)."""
         from net.segment import segment
         from utils.image_io import save_image
         from utils.metrics import iou
         from utils.plotting import overlay, plot_curves
-        seg = segment(self.image, hints, self.settings(softmax=softmax, name=tag or "double-dip"), self.device)
+        rounds = self.cfg.box_rounds if self.box is not None and fixed is not None else 1
+        seg = segment(self.image, hints, self.settings(softmax=softmax, name=tag or "double-dip", cut_rounds=rounds),
+                      self.device, fixed)
         fg = seg.labels == 0
         save_layers(run_dir, names, hints, seg)
         save_image(run_dir / "soft_mask.png", seg.soft[0])
@@ -169,7 +206,7 @@ class Job:
             sub = self.run_dir / f"pair_{a}_{b}"
             sub.mkdir()
             seg, runs[f"{a}_{b}"] = self.two_layer([a, b], [h[a], h[b]], sub, None, tag=f"{a} vs {b}")
-            masks[labs] = seg.refined[0]
+            masks[labs] = (seg.labels == 0).astype(np.float32) if self.cfg.cut else seg.refined[0]
             for name, layer in zip((a, b), seg.layers, strict=True):
                 layers.setdefault(name, layer)  # fg and bg from the (fg, bg) run, mg from (mg, bg)
             if seg.interrupted:
@@ -236,6 +273,13 @@ def validate(cfg: Config) -> None:
                         "from 0 to 1")
     if len(cfg.channels) < 1 or min(cfg.channels) < 1:
         raise UserError(f"--channels={cfg.channels}: give a list of positive channel counts, e.g. [8,16,32]")
+    from utils.batch import batch_images, is_batch
+    if is_batch(cfg.input):
+        batch_images(cfg.input)  # a folder or pattern without images is the first thing to say
+        given = [f"--{k}" for k in ("fg_hint", "bg_hint", "mg_hint", "resume") if getattr(cfg, k)]
+        if given or cfg.truth not in ("auto", ""):
+            raise UserError(f"--input={cfg.input} is a folder or pattern: {', '.join(given) or '--truth'} names one "
+                            "file; put X_fg_hint.png, X_bg_hint.png, X_box.txt, X_truth.png beside each image X")
 
 
 def run(cfg: Config) -> RunResult:
@@ -244,14 +288,14 @@ def run(cfg: Config) -> RunResult:
     from utils import checkpoint
     from utils.device import environment, pick_device, seed_everything, threads_used
     from utils.errors import UserError
-    from utils.image_io import load_image, save_image
+    from utils.image_io import load_image, save_input_copy
     from utils.run_folder import finish_run, new_run_dir
     image = load_image(cfg.input)
     need = max(4, 2 ** len(cfg.channels) // 2)
     if min(image.shape[:2]) < need:
         raise UserError(f"input image is too small ({image.shape[1]}x{image.shape[0]}): the networks need "
                         f"at least {need} pixels on each side")
-    names, hints = resolve_hints(cfg, image, cfg.layers)
+    names, hints, fixed, box = resolve_hints(cfg, image, cfg.layers)
     truth = resolve_truth(cfg, image.shape[:2], cfg.layers)
     device = pick_device(cfg.device)
     resolved = precision.resolve(cfg.precision, device)
@@ -263,11 +307,12 @@ def run(cfg: Config) -> RunResult:
     print(f"segmenting {cfg.input} ({image.shape[1]}x{image.shape[0]}) into {cfg.layers} layers "
           f"({'Double-DIP' if cfg.layers == 2 and cfg.method == 'system' else cfg.method}) on {device}")
     start = time.time()
-    save_image(run_dir / "input.png", image)
+    save_input_copy(run_dir, image)
     job = Job(cfg.replace(precision=resolved), device, image, names, hints, truth, run_dir)
+    job.box = box
     report: list[str] = []
     if cfg.layers == 2:
-        _, summary = job.two_layer(names, hints, run_dir, truth, softmax=cfg.method == "multi")
+        _, summary = job.two_layer(names, hints, run_dir, truth, softmax=cfg.method == "multi", fixed=fixed)
         if "iou_fg" in summary:
             report.append(f"foreground IoU {summary['iou_fg']:.3f} (hints alone {summary['iou_fg_hint_only']:.3f})")
     else:
@@ -278,12 +323,13 @@ def run(cfg: Config) -> RunResult:
     return finish_run(run_dir, {
         "script": "segmentation.py", "config": cfg.as_dict(), "environment": environment(), "device": str(device),
         "precision": resolved, "seed": cfg.seed, "input": cfg.input, "input_size": [image.shape[1], image.shape[0]],
-        "layers": names, "resumed_from": cfg.resume or None, **summary},
+        "layers": names, "box": box, "resumed_from": cfg.resume or None, **summary},
         report, bool(summary.get("interrupted")), time.time() - start)
 
 
 def main(argv: list[str] | None = None) -> RunResult:
     """The command line: settings from the constants above and `argv`; one run."""
+    from utils.batch import is_batch, run_batch
     from utils.checkpoint import threads_for
     from utils.config import configure
     from utils.device import cpu_share
@@ -292,7 +338,14 @@ def main(argv: list[str] | None = None) -> RunResult:
         cfg = cfg.replace(input=SAMPLES.get(cfg.layers, SAMPLES[3]))
     validate(cfg)
     with cpu_share(threads_for(cfg.threads, cfg.resume)):
+        if is_batch(cfg.input):
+            return run_batch(cfg, "seg", run, batch_metrics)
         return run(cfg)
+
+
+def batch_metrics(results: dict) -> dict:
+    """The columns of a folder run's summary.csv for one image."""
+    return {k: round(results[k], 4) for k in ("foreground_fraction", "iou_fg", "mean_iou") if k in results}
 
 
 if __name__ == "__main__":

@@ -176,3 +176,11 @@ def environment() -> dict[str, Any]:
             "opencv": cv2.__version__, "scikit-image": skimage.__version__, "platform": platform.platform(),
             "cpu_cores": available_cores(), "cpu_threads": threads_used(),
             "cuda_device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
+
+
+def machine_line() -> str:
+    """One line naming the machine a benchmark ran on, for its results file."""
+    if torch.cuda.is_available():
+        return f"{torch.cuda.get_device_name(0)}, torch {torch.__version__}"
+    return (f"{platform.machine()} CPU ({torch.backends.cpu.get_cpu_capability()}, {available_cores()} cores), "
+            f"torch {torch.__version__}")
