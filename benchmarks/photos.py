@@ -1,0 +1,131 @@
+"""End-to-end time and quality on photos of real sizes: about 0.1, 1, 3 and 12 megapixels, the current
+defaults against the previous ones, in one run.
+
+Each run is the script as a user starts it, a fresh process (`python dehazing_system.py --input=...`):
+its wall time runs from the process's start to its last file written. Dehazing: O-HAZE scene 35 (real
+haze, ../shared/realdata/ohaze/) resized to each size, PSNR/SSIM against its clean photo resized alike.
+Segmentation (two layers): GrabCut benchmark photo 24077 with its lasso trimap as hints, resized alike
+(the trimap and truth by nearest neighbour), foreground IoU against the truth. The 12-MP photos are
+upscaled (their content is the same; the time is what is measured). Times are also given as the ratio
+to the previous defaults' run of the same photo in this same command (the machines are noisy).
+
+    python benchmarks/photos.py                 # every size, both defaults (about 15 minutes on 2 cores)
+    python benchmarks/photos.py --sizes=0.1,12  # some sizes
+    python benchmarks/photos.py --quick         # smoke version: 0.1 MP, few iterations
+
+The data is read from ../shared/realdata/ and never copied into the project; without it this script says
+so and exits with status 0. Writes benchmarks/results/photos.md (also printed).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from utils.device import machine_line  # noqa: E402
+
+REAL = ROOT.parent / "shared" / "realdata"
+HAZY, CLEAN = REAL / "ohaze" / "35_outdoor_hazy.jpg", REAL / "ohaze" / "35_outdoor_clear.jpg"
+SEG_PHOTO = "24077"
+# the defaults before this benchmark's changes (issue 19), as settings
+PREVIOUS = {"dehazing_system": ["--max_side=800", "--iters=60", "--t_prior_weight=0.5", "--black_share=0"],
+            "segmentation": ["--max_side=320", "--cut=false", "--step1_iters=300", "--step2_iters=600"]}
+QUICK = {"dehazing_system": ["--iters=3"], "segmentation": ["--step1_iters=3", "--step2_iters=0"]}
+
+
+def resized(image: np.ndarray, megapixels: float, nearest: bool = False) -> np.ndarray:
+    h, w = image.shape[:2]
+    f = (megapixels * 1e6 / (h * w)) ** 0.5
+    size = (max(8, round(w * f)), max(8, round(h * f)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_NEAREST if nearest else cv2.INTER_AREA if f < 1
+                      else cv2.INTER_CUBIC)
+
+
+def make_photos(work: Path, megapixels: float) -> dict[str, list[str]]:
+    """The inputs at `megapixels`, written under `work`: each script's arguments."""
+    tag = f"{megapixels:g}mp"
+    hazy, clean = (resized(cv2.imread(str(p)), megapixels) for p in (HAZY, CLEAN))
+    cv2.imwrite(str(work / f"hazy_{tag}.jpg"), hazy, [cv2.IMWRITE_JPEG_QUALITY, 95])
+    cv2.imwrite(str(work / f"clean_{tag}.png"), clean)
+    g = REAL / "grabcut"
+    photo = resized(cv2.imread(str(g / f"{SEG_PHOTO}.jpg")), megapixels)
+    trimap = resized(cv2.imread(str(g / f"{SEG_PHOTO}_trimap_lasso.png"), cv2.IMREAD_GRAYSCALE), megapixels, True)
+    truth = resized(cv2.imread(str(g / f"{SEG_PHOTO}_mask.png"), cv2.IMREAD_GRAYSCALE), megapixels, True)
+    cv2.imwrite(str(work / f"photo_{tag}.jpg"), photo, [cv2.IMWRITE_JPEG_QUALITY, 95])
+    cv2.imwrite(str(work / f"photo_{tag}_fg.png"), np.where(trimap == 255, 255, 0).astype(np.uint8))
+    cv2.imwrite(str(work / f"photo_{tag}_bg.png"), np.where(trimap <= 64, 255, 0).astype(np.uint8))
+    cv2.imwrite(str(work / f"photo_{tag}_truth.png"), np.where(truth == 255, 255, 0).astype(np.uint8))
+    return {"dehazing_system": [f"--input={work / f'hazy_{tag}.jpg'}", f"--gt={work / f'clean_{tag}.png'}"],
+            "segmentation": [f"--input={work / f'photo_{tag}.jpg'}", f"--fg_hint={work / f'photo_{tag}_fg.png'}",
+                             f"--bg_hint={work / f'photo_{tag}_bg.png'}", f"--truth={work / f'photo_{tag}_truth.png'}"]}
+
+
+def run(script: str, args: list[str]) -> tuple[float, dict]:
+    """The script as a fresh process: (wall seconds, its results.json)."""
+    t = time.perf_counter()
+    p = subprocess.run([sys.executable, f"{script}.py", *args], cwd=ROOT, capture_output=True, text=True)
+    wall = time.perf_counter() - t
+    if p.returncode != 0:
+        raise SystemExit(f"{script} {' '.join(args)} failed:\n{p.stderr[-2000:]}")
+    run_dir = Path(p.stdout.strip().splitlines()[-1])
+    return wall, json.loads((run_dir / "results.json").read_text())
+
+
+def quality(script: str, results: dict) -> str:
+    if script == "dehazing_system":
+        return f"{results['final']['psnr_gt']:.2f} / {results['final']['ssim_gt']:.3f}"
+    return f"{results['iou_fg']:.3f}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--sizes", default="0.1,1,3,12", help="megapixels, comma-separated")
+    p.add_argument("--scripts", default="dehazing_system,segmentation")
+    p.add_argument("--quick", action="store_true", help="0.1 MP and a few iterations (smoke test)")
+    p.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "photos.md"))
+    a = p.parse_args(argv)
+    if not HAZY.exists():
+        print(f"the real data is not at {REAL}: nothing to measure (skipped)")
+        return 0
+    sizes = [0.1] if a.quick else [float(s) for s in a.sizes.split(",")]
+    work = ROOT / "output" / f"photos_{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+    work.mkdir(parents=True)
+    common = ["--progress=false", f"--output_dir={work / 'runs'}", "--seed=0"]
+    title = {"dehazing_system": "Dehazing (PSNR / SSIM against the clean photo)",
+             "segmentation": "Segmentation, two layers (foreground IoU)"}
+    lines = [f"# End-to-end time on photos{' (quick)' if a.quick else ''}", "",
+             f"`python benchmarks/photos.py {' '.join(argv if argv is not None else sys.argv[1:])}` on "
+             f"{machine_line()}; each run a fresh process, start to last file written.", ""]
+    print("\n".join(lines), flush=True)
+    for script in a.scripts.split(","):
+        table = [f"## {title[script]}", "",
+                 "| photo | size | now: time (s) | now: quality | previous: time (s) | previous: quality | "
+                 "time now / previous |", "|---|---|---|---|---|---|---|"]
+        for mp in sizes:
+            args = make_photos(work, mp)[script]
+            quick = QUICK[script] if a.quick else []
+            t_new, r_new = run(script, [*args, *common, *quick])
+            t_old, r_old = run(script, [*args, *common, *PREVIOUS[script], *quick])
+            w, h = r_new["input_size"]
+            row = (f"| {mp:g} MP | {w}x{h} | {t_new:.1f} | {quality(script, r_new)} | {t_old:.1f} | "
+                   f"{quality(script, r_old)} | {t_new / t_old:.2f} |")
+            table.append(row)
+            print(row, flush=True)
+        lines += [*table, "", f"Previous defaults: `{' '.join(PREVIOUS[script])}`.", ""]
+    out = Path(a.out if not a.quick or a.out != p.get_default("out") else str(Path(a.out).with_name("photos_quick.md")))
+    out.write_text("\n".join(lines))
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
