@@ -89,3 +89,16 @@ def test_settings_classes_take_every_script_setting_from_the_script_alone():
             if f.name in names and f.name != "iters":
                 value = getattr(cfg, f.name)
                 assert getattr(filled, f.name) == (tuple(value) if isinstance(value, list) else value), f.name
+
+
+def test_ci_installs_the_dev_tools_pinned_in_pyproject():
+    import re
+    import tomllib
+
+    from helpers import ROOT
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert project["requires-python"] == ">=3.11"
+    pins = set(project["optional-dependencies"]["dev"])
+    assert pins and all("==" in p for p in pins)
+    assert set(re.findall(r'"(\w+==[\d.]+)"', (ROOT / ".ci" / "run").read_text())) == pins
+    assert "pillow" in (ROOT / "requirements.txt").read_text().lower()  # imported (PIL), so declared
