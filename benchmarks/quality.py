@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from baselines import dcp_dehaze, grabcut, grabcut_layers  # noqa: E402
 
-from utils.image_io import load_image, resize, save_image  # noqa: E402
+from utils.image_io import load_image, resize, save_image, working_shape  # noqa: E402
 from utils.metrics import iou, psnr, ssim  # noqa: E402
 from utils.synthetic import composite, eroded_hints, hazy_motorcycle  # noqa: E402
 
@@ -166,19 +166,20 @@ def figure(grid: list[list[tuple[str, np.ndarray]]], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     from utils.atomic import atomic_path
+    from utils.plotting import figure_dpi
     cols = max(len(r) for r in grid)
-    h, w = grid[0][0][1].shape[:2]
-    fig, axes = plt.subplots(len(grid), cols, figsize=(2.6 * cols * w / h, 2.9 * len(grid)), squeeze=False)
+    aspect = float(np.median([img.shape[1] / img.shape[0] for row in grid for _, img in row]))
+    fig, axes = plt.subplots(len(grid), cols, figsize=(2.6 * cols * aspect, 2.9 * len(grid)), squeeze=False)
     for ax in axes.ravel():
         ax.axis("off")
     for r, panels in enumerate(grid):
-        for c, (title, img) in enumerate(panels):
-            axes[r, c].imshow(np.clip(resize(img, (h, w)) if img.shape[:2] != (h, w) else img, 0, 1),
-                              cmap="gray" if img.ndim == 2 else None, vmin=0, vmax=1)
-            axes[r, c].set_title(title, fontsize=8)
+        for c, (title, img) in enumerate(panels):  # each panel at its own aspect ratio, inside its cell
+            img = resize(img, working_shape(img.shape[:2], 600))  # the grid shows no more
+            axes[r, c].imshow(np.clip(img, 0, 1), cmap="gray" if img.ndim == 2 else None, vmin=0, vmax=1)
+            axes[r, c].set_title(title, fontsize=9)
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=60, format="png")  # photos in PNG: keep the grid small
+    with atomic_path(path) as tmp:  # at most 2400 px wide, 100 dpi
+        fig.savefig(tmp, dpi=figure_dpi(fig.get_size_inches()[0], 100), format="png")
     plt.close(fig)
 
 
@@ -326,7 +327,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{platform.machine()} CPU, {torch.get_num_threads()} threads"
     head = [f"# Quality benchmark{' (quick smoke version)' if a.quick else ''}", "",
             f"`python benchmarks/quality.py {' '.join(argv if argv is not None else sys.argv[1:])}`".replace(" `", "`"),
-            f"on {machine}, torch {torch.__version__}; {time.time() - start:.0f} s in all. Runs: `{work}`.", "",
+            f"on {machine}, torch {torch.__version__}; {time.time() - start:.0f} s in all. "
+            f"Runs: `{work.relative_to(ROOT)}`.", "",
             "Dehazing: Middlebury Motorcycle (scikit-image) x0.5 with haze from its metric depth, "
             "t = exp(-beta Z), I = J t + A (1 - t). Segmentation: scikit-image textures in the horse "
             f"silhouette, {SEG_SHAPE[1]}x{SEG_SHAPE[0]}, hints = true regions eroded by "

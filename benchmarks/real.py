@@ -160,6 +160,15 @@ def scores(pred: np.ndarray, truth: np.ndarray, region: np.ndarray) -> tuple[flo
     return err, float(((pred & fg) & known).sum() / union) if union else 1.0
 
 
+def benchmark_photos(cases: str, quick: bool):  # -> Iterator[tuple[dict, Path, np.ndarray, np.ndarray]]
+    """The selected GrabCut photos (two with `quick`): (index row, path, RGB uint8 image, truth mask)."""
+    photos = [p for p in grabcut_photos() if p["name"] in selected([q["name"] for q in grabcut_photos()], cases)]
+    for p in photos[:2] if quick else photos:
+        img_path = REAL / "grabcut" / p["image"]
+        yield (p, img_path, cv2.cvtColor(cv2.imread(str(img_path)), cv2.COLOR_BGR2RGB),
+               read_grey(REAL / "grabcut" / f"{p['name']}_mask.png"))
+
+
 def grabcut_from_trimap(image: np.ndarray, fg: np.ndarray, bg: np.ndarray, unknown_as: int,
                         iters: int = 10) -> np.ndarray:
     """OpenCV GrabCut (GC_INIT_WITH_MASK) from sure hints, the rest started as `unknown_as`
@@ -176,13 +185,9 @@ def grabcut_from_trimap(image: np.ndarray, fg: np.ndarray, bg: np.ndarray, unkno
 def segmentation(work: Path, common: list[str], extra: list[str], quick: bool, cases: str) -> tuple[list[dict], list]:
     """Lasso trimaps: hints alone, GrabCut, ours."""
     rows, grid = [], []
-    photos = [p for p in grabcut_photos() if p["name"] in selected([q["name"] for q in grabcut_photos()], cases)]
-    for p in photos[:2] if quick else photos:
+    for p, img_path, image8, truth in benchmark_photos(cases, quick):
         name = p["name"]
-        img_path = REAL / "grabcut" / p["image"]
-        image8 = cv2.cvtColor(cv2.imread(str(img_path)), cv2.COLOR_BGR2RGB)
         trimap = read_grey(REAL / "grabcut" / f"{name}_trimap_lasso.png")
-        truth = read_grey(REAL / "grabcut" / f"{name}_mask.png")
         fg, bg, unknown = trimap == 255, (trimap == 0) | (trimap == 64), trimap == 128
         save_image(work / f"{name}_fg.png", fg.astype(np.float32))
         save_image(work / f"{name}_bg.png", bg.astype(np.float32))
@@ -214,12 +219,8 @@ def box_part(work: Path, common: list[str], extra: list[str], quick: bool, cases
     """The benchmark's boxes: OpenCV GrabCut in its box mode (GC_INIT_WITH_RECT, 10 iterations) against ours
     from --box; error inside the box (its truth band left out) and foreground IoU."""
     rows, grid = [], []
-    photos = [p for p in grabcut_photos() if p["name"] in selected([q["name"] for q in grabcut_photos()], cases)]
-    for p in photos[:2] if quick else photos:
+    for p, img_path, image8, truth in benchmark_photos(cases, quick):
         name = p["name"]
-        img_path = REAL / "grabcut" / p["image"]
-        image8 = cv2.cvtColor(cv2.imread(str(img_path)), cv2.COLOR_BGR2RGB)
-        truth = read_grey(REAL / "grabcut" / f"{name}_mask.png")
         x0, y0, x1, y1 = (int(p[k]) for k in ("box_x0", "box_y0", "box_x1", "box_y1"))  # inclusive bounds
         inside = np.zeros(truth.shape, bool)
         inside[y0:y1 + 1, x0:x1 + 1] = True
@@ -275,12 +276,8 @@ def scribble_part(work: Path, common: list[str], extra: list[str], quick: bool, 
     """Strokes from the truth (see scribbles): GrabCut from the same strokes (the rest started as probable
     foreground and as probable background, the better kept) against ours; error over the unmarked pixels."""
     rows, grid = [], []
-    photos = [p for p in grabcut_photos() if p["name"] in selected([q["name"] for q in grabcut_photos()], cases)]
-    for p in photos[:2] if quick else photos:
+    for p, img_path, image8, truth in benchmark_photos(cases, quick):
         name = p["name"]
-        img_path = REAL / "grabcut" / p["image"]
-        image8 = cv2.cvtColor(cv2.imread(str(img_path)), cv2.COLOR_BGR2RGB)
-        truth = read_grey(REAL / "grabcut" / f"{name}_mask.png")
         fg, bg = scribbles(truth)
         open_ = ~(fg | bg)
         save_image(work / f"{name}_fg_strokes.png", fg.astype(np.float32))

@@ -1,5 +1,7 @@
 import re
 
+import numpy as np
+import pytest
 from conftest import PAPER
 from helpers import ROOT, run_command
 
@@ -92,3 +94,32 @@ def test_a_one_half_quality_run_keeps_the_other_half_of_the_earlier_tables(tmp_p
     merged = quality.with_kept("## Segmentation (new)\n", "## Dehazing (old)\n", "dehazing")
     assert merged == "## Dehazing (old)\n\n## Segmentation (new)\n"
     assert quality.with_kept(new_dehazing, "", "segmentation") == new_dehazing
+
+
+@pytest.mark.parametrize("name", ["real", "photos"])
+def test_real_data_benchmarks_skip_with_a_message_without_the_data(name, monkeypatch, capsys):
+    import importlib
+    import sys
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    module = importlib.import_module(name)
+    monkeypatch.setattr(module, "REAL", ROOT / "no-such-folder")
+    if name == "photos":
+        monkeypatch.setattr(module, "HAZY", ROOT / "no-such-folder" / "x.jpg")
+    assert module.main([]) == 0
+    assert "nothing to measure (skipped)" in capsys.readouterr().out
+
+
+def test_scribbles_from_a_truth_are_thin_strokes_inside_each_region():
+    import sys
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from real import scores, scribbles
+    truth = np.zeros((120, 160), np.uint8)
+    truth[30:90, 40:120] = 255
+    fg, bg = scribbles(truth)
+    assert fg.any() and bg.any() and not (fg & bg).any()
+    assert (truth[fg] == 255).all() and (truth[bg] == 0).all()
+    assert (fg | bg).mean() < 0.1  # a few strokes, not a trimap
+    err, iou = scores(truth == 255, truth, ~(fg | bg))
+    assert err == 0.0 and iou == 1.0

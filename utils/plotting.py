@@ -18,11 +18,19 @@ LABEL_COLOURS = np.array([[0.15, 0.35, 1.0], [0.1, 0.85, 0.2], [1.0, 0.2, 0.15],
                           [0.8, 0.2, 0.9], [0.1, 0.9, 0.9]], dtype=np.float32)
 
 
+MAX_FIGURE_PX = 2400  # no figure wider than this: a reader's screen
+
+
+def figure_dpi(width_inches: float, dpi: float = 110) -> float:
+    """`dpi`, lowered so that a figure `width_inches` wide stays within MAX_FIGURE_PX pixels."""
+    return min(dpi, MAX_FIGURE_PX / width_inches)
+
+
 def _save(fig: plt.Figure, path: str | os.PathLike) -> Path:
     p = Path(path)
     try:
         with atomic_path(p) as tmp:
-            fig.savefig(tmp, dpi=110, bbox_inches="tight", format="png")
+            fig.savefig(tmp, dpi=figure_dpi(fig.get_size_inches()[0]), bbox_inches="tight", format="png")
     finally:
         plt.close(fig)
     return p
@@ -72,8 +80,8 @@ def overlay(image: np.ndarray, labels: np.ndarray, alpha: float = 0.45, max_side
 def side_by_side(images: Sequence[np.ndarray], titles: Sequence[str], path: str | os.PathLike) -> Path:
     """One row of images with titles (grey images shown in grey), like the paper's figures."""
     images = [_shrink(np.asarray(img), 1024) for img in images]  # the figure shows no more
-    h, w = images[0].shape[:2]
-    fig, axes = plt.subplots(1, len(images), figsize=(3.6 * len(images) * max(w / h, 0.5), 3.9))
+    aspects = [max(img.shape[1] / img.shape[0], 0.3) for img in images]  # each panel keeps its own shape
+    fig, axes = plt.subplots(1, len(images), figsize=(3.6 * sum(aspects), 3.9), gridspec_kw={"width_ratios": aspects})
     for ax, img, title in zip(np.atleast_1d(axes), images, titles, strict=True):
         ax.imshow(np.clip(img, 0, 1), cmap="gray" if img.ndim == 2 else None, vmin=0, vmax=1)
         ax.set_title(title, fontsize=10)
