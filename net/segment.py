@@ -356,14 +356,17 @@ def cut_labels(image: np.ndarray, hints: list[np.ndarray], fixed: list[np.ndarra
         errors[0] = np.full(shape, np.percentile(errors[1][sure_bg], 90) if sure_bg.any() else errors[1].mean())
         weights = (s.cut_layers / 6, 0.0)
     colour_weight = None
+    least = max(50, int(0.01 * fg.sum()))  # fewer pixels than 1% of the foreground hint: a collapsed layer
     for _ in range(max(1, s.cut_rounds)):
         ll = [colour_loglik(img, h) for h in (fg, bg)]
-        if colour_weight is None:  # colours that do not tell the hints apart (textures alike in colour) weigh less
-            colour_weight = s.cut_colour * separability(ll, fg, bg)
+        if colour_weight is None:  # colours that do not tell the hints apart (textures alike in colour) weigh
+            # less; a box's inside holds background too, so its colours' separability says nothing there
+            colour_weight = s.cut_colour * (separability(ll, fg, bg) if s.cut_rounds == 1 else 1.0)
         costs = [weights[0] * e - colour_weight * c - weights[1] * np.log(q)
                  for e, c, q in zip(errors, ll, (p, 1 - p), strict=True)]
         labels = binary_cut(img, costs[0], costs[1], sure_fg, sure_bg, s.cut_smooth)
-        if min(labels.sum(), (~labels).sum()) < 50:  # a round left a layer (almost) empty: keep its labels
+        if min(labels.sum(), (~labels).sum()) < least:  # a layer (almost) emptied: keep the last labels with both
+            labels = fg.copy()
             break
         fg, bg = labels, ~labels
     if shape == full:

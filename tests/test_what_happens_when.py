@@ -46,6 +46,18 @@ ROWS = {
          "test_ctrl_c_saves_a_checkpoint_that_resumes_to_the_uninterrupted_result"],
     "`--resume` of a folder without a checkpoint, damaged, from the other script, or with changed settings":
         ["test_bad_resume_gives_one_line_and_exit_2"],
+    "a `--box` outside the image, of zero area, or not four numbers": ["test_bad_box_is_one_line_and_exit_2"],
+    "a box over the whole image (no background outside it)": ["test_box_over_the_whole_image_gives_a_result"],
+    "a folder or pattern with no images, or with a one-file setting (`--fg_hint`, `--truth`, `--gt`, `--resume`)":
+        ["test_folder_without_images_is_one_line_and_exit_2",
+         "test_one_file_settings_with_a_folder_are_one_line_and_exit_2"],
+    "a bad image inside a folder run": ["test_folder_run_skips_a_bad_image_and_writes_a_summary"],
+    "a damaged frame in the middle of a video": ["test_damaged_frame_is_skipped_with_a_warning_and_the_count_kept"],
+    "the disk fills up during a video": ["test_disk_filling_up_mid_video_is_one_line_exit_2_and_a_playable_file"],
+    "a long video stopped (Ctrl-C, crash, `--stop_after=N`)":
+        ["test_ctrl_c_mid_video_resumes_to_the_uninterrupted_result",
+         "test_crash_mid_video_resumes_after_the_last_segment",
+         "test_two_processes_stopped_and_resumed_under_torchrun_give_the_same_frames"],
     "you want the full traceback of an error": ["test_debug_flag_shows_the_traceback"],
 }
 

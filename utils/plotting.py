@@ -78,12 +78,17 @@ def overlay(image: np.ndarray, labels: np.ndarray, alpha: float = 0.45, max_side
 
 
 def side_by_side(images: Sequence[np.ndarray], titles: Sequence[str], path: str | os.PathLike) -> Path:
-    """One row of images with titles (grey images shown in grey), like the paper's figures."""
+    """Images with titles (grey images shown in grey), like the paper's figures: one row, or as many rows
+    as keep the figure about 8 panel-heights wide (each panel at its own aspect ratio)."""
     images = [_shrink(np.asarray(img), 1024) for img in images]  # the figure shows no more
-    aspects = [max(img.shape[1] / img.shape[0], 0.3) for img in images]  # each panel keeps its own shape
-    fig, axes = plt.subplots(1, len(images), figsize=(3.6 * sum(aspects), 3.9), gridspec_kw={"width_ratios": aspects})
-    for ax, img, title in zip(np.atleast_1d(axes), images, titles, strict=True):
+    aspects = [max(img.shape[1] / img.shape[0], 0.3) for img in images]
+    rows = max(1, int(np.ceil(sum(aspects) / 8)))
+    cols = int(np.ceil(len(images) / rows))
+    width = 3.6 * max(sum(aspects[r * cols:(r + 1) * cols]) for r in range(rows))
+    fig, axes = plt.subplots(rows, cols, figsize=(width, 3.9 * rows), squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for ax, img, title in zip(axes.ravel(), images, titles, strict=False):
         ax.imshow(np.clip(img, 0, 1), cmap="gray" if img.ndim == 2 else None, vmin=0, vmax=1)
         ax.set_title(title, fontsize=10)
-        ax.axis("off")
     return _save(fig, path)
