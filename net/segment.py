@@ -17,7 +17,7 @@ from net.noise import jitter, noise_input
 from net.precision import autocast
 from net.skip import skip
 from utils.colour import colour_loglik
-from utils.graphcut import binary_cut
+from utils.graphcut import binary_cut, grabcut
 from utils.guided import guided_upsample, scaled_radius
 from utils.image_io import crop, pad_to_multiple, resize, to_batch, to_uint8, working_shape
 from utils.texture import texture_features
@@ -336,8 +336,9 @@ def cut_labels(image: np.ndarray, hints: list[np.ndarray], fixed: list[np.ndarra
     plus cut_smooth x GrabCut's contrast-sensitive boundary term between neighbours of different labels;
     the `fixed` pixels keep their labels. A min cut (utils.graphcut) finds it at up to cut_max_side
     pixels; a larger photo's labels are carried to full size by a guided filter against it. With
-    cut_rounds > 1 the colour models are then learned again from the labels and the cut redone, as GrabCut
-    iterates (what a box needs: its inside holds background colours too)."""
+    cut_rounds > 1 (a box, whose inside holds background colours too) the labels are OpenCV GrabCut's
+    from the fixed pixels, `cut_rounds` iterations; where it cannot run (a box over the whole image) the
+    cut is redone `cut_rounds` times, its colour models learned again from the previous labels."""
     full = image.shape[:2]
     shape = working_shape(full, s.cut_max_side)
     img = resize(image, shape)
@@ -355,8 +356,13 @@ def cut_labels(image: np.ndarray, hints: list[np.ndarray], fixed: list[np.ndarra
         # error is held against what it makes outside the box (its 90th percentile), the mask left out
         errors[0] = np.full(shape, np.percentile(errors[1][sure_bg], 90) if sure_bg.any() else errors[1].mean())
         weights = (s.cut_layers / 6, 0.0)
-    colour_weight = None
     least = max(50, int(0.01 * fg.sum()))  # fewer pixels than 1% of the foreground hint: a collapsed layer
+    if s.cut_rounds > 1:  # a box: OpenCV's GrabCut splits its inside (our cuts from its labels measured worse:
+        # 9.4% against its 2.2% on a benchmark photo); ours below only where it cannot run (a box over the image)
+        labels = grabcut(img, sure_fg, sure_bg, s.cut_rounds)
+        if labels is not None and min(labels.sum(), (~labels).sum()) >= least:
+            return _to_full(image, img, labels, s)
+    colour_weight = None
     for _ in range(max(1, s.cut_rounds)):
         ll = [colour_loglik(img, h) for h in (fg, bg)]
         if colour_weight is None:  # colours that do not tell the hints apart (textures alike in colour) weigh
@@ -369,8 +375,14 @@ def cut_labels(image: np.ndarray, hints: list[np.ndarray], fixed: list[np.ndarra
             labels = fg.copy()
             break
         fg, bg = labels, ~labels
-    if shape == full:
+    return _to_full(image, img, labels, s)
+
+
+def _to_full(image: np.ndarray, img: np.ndarray, labels: np.ndarray, s: SegmentSettings) -> np.ndarray:
+    """Labels made at the cut's size `img` carried to the full-size `image` by a guided filter against it."""
+    if img.shape[:2] == image.shape[:2]:
         return labels
+    shape = img.shape[:2]
     up = guided_upsample(image, img, labels.astype(np.float32), scaled_radius(shape, s.guided_radius), s.guided_eps)
     return up > 0.5
 

@@ -38,3 +38,14 @@ def test_fixed_pixels_keep_their_labels_against_any_cost():
     cheap_bg = np.zeros((30, 40), np.float32)
     labels = binary_cut(img, cheap_bg + 5.0, cheap_bg, fg, bg, smooth=1.0)
     assert labels[fg].all() and not labels[bg].any()
+
+
+def test_grabcut_splits_a_box_and_declines_without_background():
+    from utils.graphcut import grabcut
+    img = np.full((40, 60, 3), 0.2, np.float32)
+    img[10:30, 20:40] = (0.9, 0.3, 0.2)  # a red square on grey
+    outside = np.ones((40, 60), bool)
+    outside[5:35, 15:45] = False  # a box around the square
+    fg = grabcut(img, np.zeros_like(outside), outside)
+    assert fg is not None and fg[12:28, 22:38].all() and not fg[outside].any() and not fg[6:9, 16:19].any()
+    assert grabcut(img, np.zeros_like(outside), np.zeros_like(outside)) is None  # a box over the whole image

@@ -77,3 +77,24 @@ def binary_cut(image: np.ndarray, fg_cost: np.ndarray, bg_cost: np.ndarray, fixe
     out = fixed_fg.copy()
     out[free] = reached[:n]
     return out
+
+
+def grabcut(image: np.ndarray, sure_fg: np.ndarray, sure_bg: np.ndarray, iters: int = 5,
+            seed: int = 0) -> np.ndarray | None:
+    """OpenCV's GrabCut (Rother et al. 2004) of `image` (HxWx3 in [0, 1]) with the fixed pixels given and
+    every other pixel started as probable foreground, as its box mode starts: the foreground (HxW bool),
+    or None when it cannot run (no background pixel, or a colour model without samples)."""
+    import cv2
+    if not sure_bg.any():
+        return None
+    mask = np.full(image.shape[:2], cv2.GC_PR_FGD, np.uint8)
+    mask[sure_bg] = cv2.GC_BGD
+    mask[sure_fg] = cv2.GC_FGD
+    bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+    cv2.setRNGSeed(seed)
+    img8 = cv2.cvtColor((np.clip(image, 0, 1) * 255 + 0.5).astype(np.uint8), cv2.COLOR_RGB2BGR)
+    try:
+        cv2.grabCut(img8, mask, None, bgd, fgd, iters, cv2.GC_INIT_WITH_MASK)
+    except cv2.error:
+        return None
+    return (mask == cv2.GC_FGD) | (mask == cv2.GC_PR_FGD)
