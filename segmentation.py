@@ -31,7 +31,7 @@ FG_HINT = ""  # foreground hint mask (white = foreground), any size; overrides t
 BG_HINT = ""  # background hint mask
 MG_HINT = ""  # middle-ground hint mask (three layers)
 BOX = ""  # x0,y0,x1,y1 around the object (pixels, or fractions of the size): outside is background
-BOX_ROUNDS = 5  # with a box: cuts, each learning the colours again from the last one's labels (GrabCut's way)
+BOX_ROUNDS = 10  # with a box: GrabCut iterations (OpenCV; 10, as its box mode is usually run)
 TRUTH = "auto"  # label/mask image to score IoU against (auto: X_truth.png beside the input, "" = none)
 # --- system
 LAYERS = 2  # number of layers: 2 (foreground/background) or more
