@@ -160,7 +160,7 @@ def seg_row(case: str, method: str, preds: list[np.ndarray], truth: np.ndarray, 
 
 
 def figure(grid: list[list[tuple[str, np.ndarray]]], path: Path) -> None:
-    """Rows of panels (cases) in one PNG."""
+    """Rows of panels (cases) in one JPEG."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -178,8 +178,8 @@ def figure(grid: list[list[tuple[str, np.ndarray]]], path: Path) -> None:
             axes[r, c].imshow(np.clip(img, 0, 1), cmap="gray" if img.ndim == 2 else None, vmin=0, vmax=1)
             axes[r, c].set_title(title, fontsize=9)
     fig.tight_layout()
-    with atomic_path(path) as tmp:  # at most 2400 px wide, 100 dpi
-        fig.savefig(tmp, dpi=figure_dpi(fig.get_size_inches()[0], 100), format="png")
+    with atomic_path(path) as tmp:  # at most 2400 px wide, 100 dpi; JPEG: grids of photos, a tenth of a PNG
+        fig.savefig(tmp, dpi=figure_dpi(fig.get_size_inches()[0], 100), format="jpg", pil_kwargs={"quality": 85})
     plt.close(fig)
 
 
@@ -305,18 +305,18 @@ def main(argv: list[str] | None = None) -> int:
     if a.only in (None, "dehazing"):
         dehaze_rows, grid = dehazing(work, common, shlex.split(a.dehaze_args), a.quick, a.cases, seeds)
         if grid:
-            figure(grid, out / "quality_dehazing.png")
-            figures.append("quality_dehazing.png")
+            figure(grid, out / "quality_dehazing.jpg")
+            figures.append("quality_dehazing.jpg")
     if a.only in (None, "segmentation"):
         seg_rows, grid = segmentation(work, common, shlex.split(a.seg_args), a.quick, a.cases, seeds)
         if grid:
-            figure(grid, out / "quality_segmentation.png")
-            figures.append("quality_segmentation.png")
+            figure(grid, out / "quality_segmentation.jpg")
+            figures.append("quality_segmentation.jpg")
     md = out / ("quality_quick.md" if a.quick else "quality.md")
     other = {"dehazing": "segmentation", "segmentation": "dehazing"}.get(a.only or "")
     kept = kept_half(md, other) if other else ""
-    if kept and (out / f"quality_{other}.png").exists():
-        figures = sorted(figures + [f"quality_{other}.png"])  # dehazing's grid first
+    if kept and (out / f"quality_{other}.jpg").exists():
+        figures = sorted(figures + [f"quality_{other}.jpg"])  # dehazing's grid first
     import platform
 
     import torch

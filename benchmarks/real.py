@@ -374,10 +374,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{part}: no cases selected")
             continue
         name = f"real_{part}{suffix}"
-        figure(grid, out / f"{name}.png")
+        figure(grid, out / f"{name}.jpg")
         text = "\n".join([f"# Real photographs: {part}{' (quick smoke version)' if a.quick else ''}", "",
                           f"{command}; this part {time.time() - start:.0f} s on {machine_line()}.", "",
-                          *section, "", f"![{name}.png]({name}.png)", ""])
+                          *section, "", f"![{name}.jpg]({name}.jpg)", ""])
         from utils.atomic import atomic_path
         with atomic_path(out / f"{name}.md") as tmp:
             Path(tmp).write_text(text)

@@ -25,8 +25,8 @@ def test_quality_benchmark_quick_writes_tables_figures_and_target_lines_over_see
     assert len(ours) == 6 and all(re.search(r"\| \d+\.\d+, \d+\.\d+ \|", line) for line in ours), ours  # both seeds
     assert "mean over seeds 0, 1" in text
     assert re.search(r"(beats|does NOT beat) DCP", text) and "target >= 0.90" in text and "target >= 0.80" in text
-    assert (tmp_path / "quality_dehazing.png").stat().st_size > 0
-    assert (tmp_path / "quality_segmentation.png").stat().st_size > 0
+    assert (tmp_path / "quality_dehazing.jpg").stat().st_size > 0
+    assert (tmp_path / "quality_segmentation.jpg").stat().st_size > 0
     assert not (ROOT / "benchmarks" / "results" / "quality_quick.md").exists(), "the smoke test must not write results"
 
 
