@@ -346,6 +346,12 @@ def cut_labels(image: np.ndarray, hints: list[np.ndarray], fixed: list[np.ndarra
     bg &= ~fg
     sure_fg, sure_bg = (resize(np.asarray(h, np.float32), shape) > 0.5 for h in fixed)
     sure_bg &= ~sure_fg
+    least = max(50, int(0.01 * fg.sum()))  # fewer pixels than 1% of the foreground hint: a collapsed layer
+    if s.cut_rounds > 1:  # a box: OpenCV's GrabCut splits its inside (our cuts from its labels measured worse:
+        # 9.4% against its 2.2% on a benchmark photo); ours below only where it cannot run (a box over the image)
+        labels = grabcut(img, sure_fg, sure_bg, s.cut_rounds)
+        if labels is not None and min(labels.sum(), (~labels).sum()) >= least:
+            return _to_full(image, img, labels, s)
     sigma = max(1.0, 0.004 * max(shape))
     errors = [cv2.GaussianBlur(np.abs(img - resize(y, shape).astype(np.float32) / 255).sum(axis=2), (0, 0), sigma)
               for y in layers]  # the 8-bit layers shrunk first: a huge photo's float copies would cost gigabytes
@@ -356,12 +362,6 @@ def cut_labels(image: np.ndarray, hints: list[np.ndarray], fixed: list[np.ndarra
         # error is held against what it makes outside the box (its 90th percentile), the mask left out
         errors[0] = np.full(shape, np.percentile(errors[1][sure_bg], 90) if sure_bg.any() else errors[1].mean())
         weights = (s.cut_layers / 6, 0.0)
-    least = max(50, int(0.01 * fg.sum()))  # fewer pixels than 1% of the foreground hint: a collapsed layer
-    if s.cut_rounds > 1:  # a box: OpenCV's GrabCut splits its inside (our cuts from its labels measured worse:
-        # 9.4% against its 2.2% on a benchmark photo); ours below only where it cannot run (a box over the image)
-        labels = grabcut(img, sure_fg, sure_bg, s.cut_rounds)
-        if labels is not None and min(labels.sum(), (~labels).sum()) >= least:
-            return _to_full(image, img, labels, s)
     colour_weight = None
     for _ in range(max(1, s.cut_rounds)):
         ll = [colour_loglik(img, h) for h in (fg, bg)]
