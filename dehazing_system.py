@@ -175,12 +175,10 @@ def validate(cfg: Config) -> None:
         raise UserError(f"--channels and --skips need the same length ({len(cfg.channels)} vs {len(cfg.skips)})")
     if cfg.frame_step < 1 or cfg.video_iters_first < 1 or cfg.video_iters_next < 1 or cfg.iters < 1:
         raise UserError("--frame_step, --iters and --video_iters_first/next must be at least 1")
-    from utils.batch import batch_images, is_batch
+    from utils.batch import check_batch, is_batch
     if not cfg.video and is_batch(cfg.input):
-        batch_images(cfg.input)  # a folder or pattern without images is the first thing to say
-    if not cfg.video and is_batch(cfg.input) and (cfg.resume or cfg.gt not in ("auto", "")):
-        raise UserError(f"--input={cfg.input} is a folder or pattern: {'--resume' if cfg.resume else '--gt'} names one "
-                        "run or file; put the clean image X_gt.png beside each image X")
+        check_batch(cfg.input, {"--resume": bool(cfg.resume), "--gt": cfg.gt not in ("auto", "")},
+                    "the clean image X_gt.png")
 
 
 def check_image(image: np.ndarray, what: str) -> None:

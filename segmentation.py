@@ -273,13 +273,11 @@ def validate(cfg: Config) -> None:
                         "from 0 to 1")
     if len(cfg.channels) < 1 or min(cfg.channels) < 1:
         raise UserError(f"--channels={cfg.channels}: give a list of positive channel counts, e.g. [8,16,32]")
-    from utils.batch import batch_images, is_batch
+    from utils.batch import check_batch, is_batch
     if is_batch(cfg.input):
-        batch_images(cfg.input)  # a folder or pattern without images is the first thing to say
-        given = [f"--{k}" for k in ("fg_hint", "bg_hint", "mg_hint", "resume") if getattr(cfg, k)]
-        if given or cfg.truth not in ("auto", ""):
-            raise UserError(f"--input={cfg.input} is a folder or pattern: {', '.join(given) or '--truth'} names one "
-                            "file; put X_fg_hint.png, X_bg_hint.png, X_box.txt, X_truth.png beside each image X")
+        one_file = {f"--{k}": bool(getattr(cfg, k)) for k in ("fg_hint", "bg_hint", "mg_hint", "resume")}
+        check_batch(cfg.input, {**one_file, "--truth": cfg.truth not in ("auto", "")},
+                    "X_fg_hint.png, X_bg_hint.png, X_box.txt, X_truth.png")
 
 
 def run(cfg: Config) -> RunResult:

@@ -282,17 +282,14 @@ def segment(image: np.ndarray, hints: list[np.ndarray], s: SegmentSettings, devi
         result, at = _run_step(model, levels(s.step2_iters), 2, model.step2, schedule2, s.step2_iters, steps,
                                track, s.psnr_target)
     best = result.best if result.best else result.last
-    fixed = hints if fixed is None else fixed
-    if not s.cut or len(hints) != 2 or model.mask_net is None:
-        return _finish(image, hints, fixed, at.img_w, best, at.work, s, steps)
-    return _finish(image, hints, fixed, at.img_w, best, at.work, s, steps,
+    return _finish(image, hints, hints if fixed is None else fixed, at.img_w, best, at.work, s, steps,
                    lambda small: model.mask_at(small, at.work))
 
 
 def _finish(image: np.ndarray, hints: list[np.ndarray], fixed: list[np.ndarray], img_w: np.ndarray,
             best: dict[str, torch.Tensor],
             work: tuple[int, int], s: SegmentSettings, steps: dict[str, LoopResult],
-            mask_at: Callable[[np.ndarray], np.ndarray] | None = None) -> Segmentation:
+            mask_at: Callable[[np.ndarray], np.ndarray | None] | None = None) -> Segmentation:
     """Crop the padding and bring the results to full size: the soft mask upsampled, the refined one
     guided-filtered against the input (at the working size, then applied at full size: a huge photo
     never needs full-size temporaries), layers as full-size 8-bit images, and the labels: the min cut of
@@ -322,8 +319,8 @@ def _finish(image: np.ndarray, hints: list[np.ndarray], fixed: list[np.ndarray],
 
 
 def cut_labels(image: np.ndarray, hints: list[np.ndarray], fixed: list[np.ndarray], soft_fg: np.ndarray,
-               layers: np.ndarray, s: SegmentSettings, mask_at: Callable[[np.ndarray], np.ndarray] | None = None
-               ) -> np.ndarray:
+               layers: np.ndarray, s: SegmentSettings,
+               mask_at: Callable[[np.ndarray], np.ndarray | None] | None = None) -> np.ndarray:
     """The foreground of a two-layer segmentation (HxW bool) as the exact minimum of the layered energy,
     over the pixels the hints leave open: each pixel pays for the label it gets
 
@@ -331,7 +328,7 @@ def cut_labels(image: np.ndarray, hints: list[np.ndarray], fixed: list[np.ndarra
                    grown from its own hint, explains this pixel), Gaussian-averaged over a few pixels
       cut_colour x minus its colour's log-likelihood under that layer's hint colours (GrabCut's mixtures)
       cut_mask   x minus the log-probability the mask gives that label (a texture mask is evaluated at
-                   the cut's size, `mask_at`; else its soft mask is resized)
+                   the cut's size by `mask_at`; a mask DIP's soft mask, for which it answers None, resized)
 
     plus cut_smooth x GrabCut's contrast-sensitive boundary term between neighbours of different labels;
     the `fixed` pixels keep their labels. A min cut (utils.graphcut) finds it at up to cut_max_side
@@ -355,7 +352,8 @@ def cut_labels(image: np.ndarray, hints: list[np.ndarray], fixed: list[np.ndarra
     sigma = max(1.0, 0.004 * max(shape))
     errors = [cv2.GaussianBlur(np.abs(img - resize(y, shape).astype(np.float32) / 255).sum(axis=2), (0, 0), sigma)
               for y in layers]  # the 8-bit layers shrunk first: a huge photo's float copies would cost gigabytes
-    p = np.clip(mask_at(img) if mask_at is not None else resize(soft_fg, shape), 1e-4, 1 - 1e-4)
+    at_cut = mask_at(img) if mask_at is not None else None  # None: no texture mask to evaluate at this size
+    p = np.clip(at_cut if at_cut is not None else resize(soft_fg, shape), 1e-4, 1 - 1e-4)
     weights = (s.cut_layers, s.cut_mask)
     if s.cut_rounds > 1:  # a box: the foreground layer and the mask learned its whole inside, background too;
         # the background layer, grown from the outside, still tells which pixels inside are background: its

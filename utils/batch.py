@@ -41,6 +41,16 @@ def batch_images(input_: str) -> list[Path]:
     return images
 
 
+def check_batch(input_: str, one_file: dict[str, bool], companions: str) -> None:
+    """For a folder or pattern `input_`: it must hold images, and no setting that names one file may be
+    given (`one_file`: setting -> whether it is set); `companions` says what to put beside each image."""
+    batch_images(input_)  # a folder or pattern without images is the first thing to say
+    given = [k for k, on in one_file.items() if on]
+    if given:
+        raise UserError(f"--input={input_} is a folder or pattern: {', '.join(given)} names one file or run; put "
+                        f"{companions} beside each image X")
+
+
 def run_batch(cfg: Config, name: str, run_one: Callable[[Config], RunResult],
               metrics: Callable[[dict[str, Any]], dict[str, Any]]) -> RunResult:
     """Run `run_one` on every image of cfg.input (a folder or glob), `metrics` picking each run's summary
