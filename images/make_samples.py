@@ -12,11 +12,21 @@ import skimage.data
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from utils.image_io import save_image  # noqa: E402
-from utils.synthetic import composite, eroded_hints, hazy_motorcycle  # noqa: E402
+from utils.synthetic import (  # noqa: E402
+    box_around,
+    composite,
+    eroded_hints,
+    hazy_motorcycle,
+    mixtures,
+    photo,
+    watermark_mask,
+    watermarked,
+)
 from utils.video import write_video  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 SEG_SHAPE = (224, 288)  # H, W of the texture composites
+SEP_SHAPE = (192, 256)  # H, W of the separation samples
 
 
 def main() -> None:
@@ -47,6 +57,22 @@ def main() -> None:
     y0 = (hazy.shape[0] - h) // 2
     write_video(HERE / "hazy_pan.mp4", [hazy[y0:y0 + h, x:x + w] for x in xs], 10.0)
     write_video(HERE / "hazy_pan_gt.mp4", [clean[y0:y0 + h, x:x + w] for x in xs], 10.0)
+    separation_samples()
+
+
+def separation_samples() -> None:
+    """Transparency: coffee seen through glass reflecting the astronaut, two shots with different weights
+    (0.75 and 0.45 of the coffee), and the true layers; watermark: the cat under a white 'SAMPLE' mark of
+    opacity 0.5, its hint (a box around the text) and the clean photo."""
+    a, b = photo("coffee", SEP_SHAPE), photo("astronaut", SEP_SHAPE)
+    for k, m in enumerate(mixtures(a, b, (0.75, 0.45)), 1):
+        save_image(HERE / f"glass{k}.png", m)
+    save_image(HERE / "glass1_layer1.png", a)
+    save_image(HERE / "glass1_layer2.png", b)
+    clean, coverage = photo("chelsea", SEP_SHAPE), watermark_mask(SEP_SHAPE)
+    save_image(HERE / "watermarked.png", watermarked(clean, coverage, 0.5))
+    save_image(HERE / "watermarked_hint.png", box_around(coverage))
+    save_image(HERE / "watermarked_gt.png", clean)
 
 
 if __name__ == "__main__":

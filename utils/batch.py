@@ -21,7 +21,7 @@ from utils.run_folder import RunResult
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
 # files read beside an image (its hints, truth, clean version), never images to process themselves
-COMPANIONS = ("_fg_hint", "_bg_hint", "_mg_hint", "_truth", "_gt")
+COMPANIONS = ("_fg_hint", "_bg_hint", "_mg_hint", "_truth", "_gt", "_hint", "_layer1", "_layer2")
 
 
 def is_batch(input_: str) -> bool:

@@ -117,3 +117,48 @@ def hazy_motorcycle(beta: float = 0.2, airlight: tuple[float, float, float] = (0
         z = cv2.resize(z, size, interpolation=cv2.INTER_AREA)
     hazy, t = add_haze(clean, z, beta, np.asarray(airlight, np.float32))
     return hazy, clean, t
+
+
+def photo(name: str, shape: tuple[int, int]) -> np.ndarray:
+    """A bundled scikit-image photo (astronaut, coffee, chelsea, rocket, ...) centre-cropped to the aspect of
+    `shape` and resized to it, as HxWx3 in [0, 1]."""
+    img = getattr(skimage.data, name)()
+    img = np.repeat(img[:, :, None], 3, axis=2) if img.ndim == 2 else img[:, :, :3]
+    h, w = img.shape[:2]
+    scale = min(h / shape[0], w / shape[1])
+    ch, cw = round(shape[0] * scale), round(shape[1] * scale)
+    y, x = (h - ch) // 2, (w - cw) // 2
+    img = img[y:y + ch, x:x + cw].astype(np.float32) / 255.0
+    return cv2.resize(img, (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
+
+
+def mixtures(a: np.ndarray, b: np.ndarray, weights: tuple[float, ...] = (0.5,)) -> list[np.ndarray]:
+    """Mixtures I_k = α_k·a + (1 − α_k)·b of two layers: a photo through glass and its reflection."""
+    return [(w * a + (1 - w) * b).astype(np.float32) for w in weights]
+
+
+def watermark_mask(shape: tuple[int, int], text: str = "SAMPLE", size: float = 0.5) -> np.ndarray:
+    """A text watermark's coverage (HxW in [0, 1], anti-aliased), centred, about `size` of the width."""
+    font, thickness = cv2.FONT_HERSHEY_DUPLEX, max(1, round(shape[1] / 90))
+    (tw, th), _ = cv2.getTextSize(text, font, 1.0, thickness)
+    scale = size * shape[1] / tw
+    (tw, th), base = cv2.getTextSize(text, font, scale, thickness)
+    canvas = np.zeros(shape, np.uint8)
+    org = ((shape[1] - tw) // 2, (shape[0] + th) // 2)
+    cv2.putText(canvas, text, org, font, scale, 255, thickness, cv2.LINE_AA)
+    return canvas.astype(np.float32) / 255.0
+
+
+def watermarked(clean: np.ndarray, coverage: np.ndarray, opacity: float = 0.5,
+                colour: tuple[float, float, float] = (1, 1, 1)) -> np.ndarray:
+    """`clean` under a mark of `colour` alpha-blended with opacity·coverage: I = α·W + (1 − α)·C."""
+    alpha = (opacity * coverage)[:, :, None]
+    return (alpha * np.asarray(colour, np.float32) + (1 - alpha) * clean).astype(np.float32)
+
+
+def box_around(mask: np.ndarray, margin: int = 6) -> np.ndarray:
+    """A rectangular hint (HxW float) around the nonzero pixels of `mask`, `margin` pixels wider."""
+    ys, xs = np.nonzero(mask > 0.05)
+    hint = np.zeros(mask.shape, np.float32)
+    hint[max(0, ys.min() - margin):ys.max() + margin + 1, max(0, xs.min() - margin):xs.max() + margin + 1] = 1
+    return hint

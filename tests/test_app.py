@@ -1,0 +1,120 @@
+"""The local web page (app.py): strokes read from the editor, and (marked `browser`) a real headless Chromium
+that loads the page, picks a sample, draws a stroke, runs a tiny segmentation and sees the result. The
+browser test needs `pip install -r requirements-app.txt selenium` and Debian's chromium + chromium-driver:
+
+    python -m pytest -m browser tests/test_app.py
+"""
+import shutil
+import socket
+import time
+
+import numpy as np
+import pytest
+
+import app
+
+
+def _editor(photo: np.ndarray, painted: dict[str, np.ndarray]) -> dict:
+    drawn = photo.copy()
+    for kind, m in painted.items():
+        drawn[m] = app.STROKES[kind]
+    return {"background": photo, "layers": [], "composite": drawn}
+
+
+def test_strokes_are_read_by_their_colour_and_only_where_something_was_drawn():
+    rng = np.random.default_rng(0)
+    photo = (rng.random((20, 30, 3)) * 255).astype(np.uint8)
+    photo[0, 0] = (250, 5, 5)  # a reddish pixel of the photo itself is no stroke
+    fg, bg = np.zeros((20, 30), bool), np.zeros((20, 30), bool)
+    fg[5:8, 3:20], bg[15:17, 1:29] = True, True
+    image, masks = app.strokes(_editor(photo, {"fg": fg, "bg": bg}))
+    assert np.array_equal(masks["fg"], fg) and np.array_equal(masks["bg"], bg) and not masks["mg"].any()
+    assert image.shape == (20, 30, 3) and np.allclose(image * 255, photo, atol=0.5)
+
+
+def test_a_samples_strokes_are_its_hints_and_the_photo_comes_back_without_them():
+    value, sample = app.sample_editor("horse on brick (two layers)")
+    image, masks = app.strokes(value, sample)
+    assert masks["fg"].sum() > 500 and masks["bg"].sum() > 500 and not (masks["fg"] & masks["bg"]).any()
+    assert np.array_equal((image * 255).round().astype(np.uint8), sample[1])  # the photo, no strokes on it
+
+
+def test_no_image_is_a_message_not_a_traceback():
+    from utils.errors import UserError
+    with pytest.raises(UserError, match="load an image"):
+        app.strokes(None)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.browser
+def test_page_in_headless_chromium_draws_a_stroke_runs_and_shows_the_result(tmp_path, monkeypatch):
+    pytest.importorskip("gradio")
+    webdriver = pytest.importorskip("selenium.webdriver")
+    if not (shutil.which("chromium") and shutil.which("chromedriver")):
+        pytest.skip("needs Debian's chromium and chromium-driver")
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    monkeypatch.setattr(app, "DEVICE", "cpu")
+    monkeypatch.chdir(tmp_path)  # the page's run folders go to tmp_path/output
+    port = _free_port()
+    page = app.build().queue()
+    page.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    options = Options()
+    options.binary_location = shutil.which("chromium")
+    for a in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,1800"):
+        options.add_argument(a)
+    d = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
+
+    def wait_for(find, seconds: float = 120):
+        end = time.time() + seconds
+        while time.time() < end:
+            found = find()
+            if found:
+                return found
+            time.sleep(0.5)
+        d.save_screenshot(str(tmp_path / "timeout.png"))
+        raise AssertionError(f"timed out; screenshot {tmp_path / 'timeout.png'}")
+
+    try:
+        d.get(f"http://127.0.0.1:{port}/")
+        wait_for(lambda: d.find_elements(By.CSS_SELECTOR, "#sample input"))[0].click()
+        wait_for(lambda: [o for o in d.find_elements(By.CSS_SELECTOR, "[role=option]") if "horse" in o.text])[0].click()
+        wait_for(lambda: d.find_elements(By.CSS_SELECTOR, "#editor button[aria-label=Brush]"))[0].click()
+        time.sleep(2)  # the sample is on the canvas
+        canvas = d.find_elements(By.CSS_SELECTOR, "#editor canvas")[-1]
+        ActionChains(d).move_to_element_with_offset(canvas, -40, -20).click_and_hold().move_by_offset(30, 0) \
+            .move_by_offset(30, 0).release().perform()
+        iterations = d.find_element(By.CSS_SELECTOR, "input[type=number]")
+        iterations.clear()
+        iterations.send_keys("10")
+        d.find_element(By.CSS_SELECTOR, "#run").click()
+        wait_for(lambda: d.find_elements(By.CSS_SELECTOR, "#overlay img"))
+        status = d.find_element(By.CSS_SELECTOR, "#status textarea").get_attribute("value")
+        assert status.startswith("done in"), status
+        d.save_screenshot(str(tmp_path / "page.png"))
+        # one kind of stroke only: a visible message on the page, no result
+        d.find_element(By.CSS_SELECTOR, "#editor button[aria-label='Clear canvas']").click()
+        time.sleep(1)
+        d.find_element(By.CSS_SELECTOR, "#run").click()
+        wait_for(lambda: "load an image first" in d.page_source or "draw both kinds" in d.page_source, 60)
+    finally:
+        d.quit()
+        page.close()
+
+
+def test_dehazing_tab_returns_before_after_and_transmission(tmp_path, monkeypatch):
+    pytest.importorskip("gradio")
+    from utils.image_io import load_image, to_uint8
+    monkeypatch.setattr(app, "DEVICE", "cpu")
+    monkeypatch.chdir(tmp_path)
+    hazy = to_uint8(load_image(app.ROOT / app.HAZY_SAMPLE))
+    (before, after), transmission, zipped, status = app.dehaze(hazy, 1, 2)
+    assert before.shape == after.shape == hazy.shape and transmission.shape[:2] == hazy.shape[:2]
+    assert status.startswith("done in") and zipped.endswith(".zip")
