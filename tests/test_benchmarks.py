@@ -123,3 +123,14 @@ def test_scribbles_from_a_truth_are_thin_strokes_inside_each_region():
     assert (fg | bg).mean() < 0.1  # a few strokes, not a trimap
     err, iou = scores(truth == 255, truth, ~(fg | bg))
     assert err == 0.0 and iou == 1.0
+
+
+def test_separation_benchmark_quick_scores_ours_and_every_baseline(tmp_path):
+    p = run_command(["benchmarks/separation.py", "--quick", f"--out={tmp_path}"], timeout=300)
+    assert p.returncode == 0, p.stderr
+    text = (tmp_path / "separation_quick.md").read_text()
+    rows = [line for line in text.splitlines() if line.startswith("| ") and re.search(r"\d+\.\d\d / \d\.\d{3}", line)]
+    two = [r for r in rows if "two mixtures" in r]
+    assert two and all(re.search(r"\| [+-]\d+\.\d\d \|", r) for r in rows), text
+    assert len([r for r in rows if r.startswith(("| chelsea |", "| coffee |"))]) == 4  # 2 alone, 2 together
+    assert (tmp_path / "separation_quick.jpg").stat().st_size > 0
