@@ -126,7 +126,7 @@ def test_scribbles_from_a_truth_are_thin_strokes_inside_each_region():
 
 
 def test_separation_benchmark_quick_scores_ours_and_every_baseline(tmp_path):
-    p = run_command(["benchmarks/separation.py", "--quick", f"--out={tmp_path}"], timeout=300)
+    p = run_command(["benchmarks/transparency_watermark.py", "--quick", f"--out={tmp_path}"], timeout=300)
     assert p.returncode == 0, p.stderr
     text = (tmp_path / "separation_quick.md").read_text()
     rows = [line for line in text.splitlines() if line.startswith("| ") and re.search(r"\d+\.\d\d / \d\.\d{3}", line)]

@@ -16,9 +16,9 @@
 The real data is read from ../shared/realdata/ and never copied; without it those cases are skipped (said
 so) and the rest runs. Our runs are separation.py's main() as a user runs it, each in its own folder.
 
-    python benchmarks/separation.py                  # everything (about 20 minutes on a 2-core CPU)
-    python benchmarks/separation.py --quick --out=D  # smoke version: small images, few iterations
-    python benchmarks/separation.py --only=demo      # one part: transparency, watermark or demo
+    python benchmarks/transparency_watermark.py                  # everything (about 20 minutes on a 2-core CPU)
+    python benchmarks/transparency_watermark.py --quick --out=D  # smoke version: small images, few iterations
+    python benchmarks/transparency_watermark.py --only=demo      # one part: transparency, watermark or demo
 Writes benchmarks/results/separation.md (the tables, also printed), separation.jpg (the figure grid of
 the cases with truth) and separation_doubledip.jpg (Double-DIP's own inputs).
 """
@@ -216,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     w_lines, w_grid = watermark(work, args, a.quick) if a.only in ("", "watermark") else ([], [])
     part = f"_{a.only}" if a.only else ""
     lines = [f"# Separation benchmark{' (quick)' if a.quick else ''}", "",
-             f"`python benchmarks/separation.py {shlex.join(argv if argv is not None else sys.argv[1:])}`; "
+             f"`python benchmarks/transparency_watermark.py {shlex.join(argv if argv is not None else sys.argv[1:])}`; "
              f"{machine_line()}; seed {a.seed}; {time.time() - start:.0f} s in all.", "", *t_lines, "", *w_lines, ""]
     (out / f"separation{part}{suffix}.md").write_text("\n".join(lines))
     figure(t_grid + w_grid, out / f"separation{part}{suffix}.jpg")
