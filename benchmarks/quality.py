@@ -45,9 +45,9 @@ SEG_CASES = {"grass on brick": ("grass", "brick", None), "gravel on grass": ("gr
              "brick on gravel": ("brick", "gravel", None), "three regions": ("grass", "brick", "gravel")}
 SEG_SHAPE = (224, 288)  # height, width: the composites are 288x224
 HINT_EROSION = 15
-QUICK = {"dehaze": ["--iters=30", "--channels=[8,16,32]", "--skips=[0,0,4]"],
-         "adaptive": ["--iters=60", "--plateau_window=10"],
-         "segment": ["--step1_iters=20", "--step2_iters=30", "--hint_iters=10", "--sharpen_ramp=10"]}
+QUICK = {"dehaze": ["--iters=10", "--channels=[8,16,32]", "--skips=[0,0,4]"],
+         "adaptive": ["--iters=20", "--plateau_window=5"],
+         "segment": ["--step1_iters=10", "--step2_iters=10", "--hint_iters=5", "--sharpen_ramp=5"]}
 
 
 def run_script(name: str, args: list[str]) -> dict:

@@ -93,7 +93,7 @@ def test_dehazing_resumed_in_its_second_stage_matches_the_uninterrupted_run(smal
 
 def test_ctrl_c_saves_a_checkpoint_that_resumes_to_the_uninterrupted_result(small, tmp_path):
     args = [f"--input={small / 'img.png'}", f"--fg_hint={small / 'fg.png'}", f"--bg_hint={small / 'bg.png'}",
-            "--step1_iters=10", "--step2_iters=600", "--hint_iters=10", "--sharpen_ramp=10",
+            "--step1_iters=10", "--step2_iters=300", "--hint_iters=10", "--sharpen_ramp=10",
             "--checkpoint_every=100000", "--threads=1"]  # no periodic save before the interrupt: Ctrl-C saves;
     # one thread in every run: results depend on the thread count, which a busy machine would change between runs
     p = subprocess.Popen([sys.executable, "segmentation.py", *args, f"--output_dir={tmp_path / 'a'}",
@@ -105,7 +105,7 @@ def test_ctrl_c_saves_a_checkpoint_that_resumes_to_the_uninterrupted_result(smal
     p.communicate(timeout=60)
     assert p.returncode == 130
     run = next((tmp_path / "a").glob("seg2_*"))
-    assert results(run)["interrupted"] is True and results(run)["steps"]["step2"]["iterations"] < 600
+    assert results(run)["interrupted"] is True and results(run)["steps"]["step2"]["iterations"] < 300
     resumed = run_script("segmentation", [f"--resume={run}", f"--output_dir={tmp_path / 'b'}", "--progress=false"])
     full = run_script("segmentation", [*args, "--progress=false", f"--output_dir={tmp_path / 'c'}"])
     ra, rb = same_result(full, resumed, ["soft_mask.png", "mask.png"])
