@@ -244,6 +244,9 @@ def run_watermark(cfg: Config, run_cfg: Config, device, images: list[np.ndarray]
         for s in scores:
             report.append(f"{s['image']}: PSNR {s['psnr_gt']:.2f} dB, SSIM {s['ssim_gt']:.3f} (input "
                           f"{s['input_psnr_gt']:.2f} dB, {s['input_ssim_gt']:.3f})")
+        if any(s["psnr_gt"] < s["input_psnr_gt"] for s in scores):
+            report.append("warning: a cleaned image scores below its input; watermark removal is experimental "
+                          "(more --iters, or several images with the same mark, may help)")
     panels = list(images[:3]) + list(r.layers[:3]) + [hint, r.mark * opacity[:, :, None]]
     titles = [f"input {k}" for k in range(1, len(panels[:min(3, len(images))]) + 1)] + \
         [f"clean {k}" for k in range(1, min(3, len(images)) + 1)] + ["hint", "mark × opacity"]
