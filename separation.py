@@ -177,7 +177,7 @@ def score_layers(layers: list[np.ndarray], truth: list[np.ndarray], mixtures: li
     return layers, scores
 
 
-def run_transparency(cfg: Config, run_cfg: Config, device, images: list[np.ndarray], paths: list[str],
+def run_transparency(cfg: Config, run_cfg: Config, device, images: list[np.ndarray],
                      truth: list[np.ndarray] | None, run_dir: Path) -> tuple[dict, list[str], bool]:
     from net.separate import sparse_weights, unmix
     from utils.image_io import save_image
@@ -218,12 +218,12 @@ def run_transparency(cfg: Config, run_cfg: Config, device, images: list[np.ndarr
 
 
 def run_watermark(cfg: Config, run_cfg: Config, device, images: list[np.ndarray], paths: list[str],
-                  truth: list[np.ndarray] | None, run_dir: Path) -> tuple[dict, list[str], bool]:
+                  truth: list[np.ndarray] | None, run_dir: Path, hint_path: str, hint: np.ndarray
+                  ) -> tuple[dict, list[str], bool]:
     from net.separate import remove_watermark
     from utils.image_io import save_image
     from utils.metrics import psnr, ssim
     from utils.plotting import side_by_side
-    hint_path, hint = load_hint(cfg, paths[0], images[0].shape[:2], len(images) > 1)
     r = remove_watermark(images, hint, separation_settings(run_cfg), device)
     opacity = r.weight_maps[0]
     names = [Path(p).stem for p in paths]
@@ -263,16 +263,19 @@ def run(cfg: Config, paths: list[str]) -> RunResult:
     truth = load_truth(cfg, paths, images[0].shape[:2], cropped)
     device = pick_device(cfg.device)
     run_cfg = cfg.replace(precision=precision.resolve(cfg.precision, device))
-    if cfg.task == "watermark":  # the hint is checked before the run folder exists
-        load_hint(cfg, paths[0], images[0].shape[:2], len(images) > 1)
+    if cfg.task == "watermark":  # the hint is read (and checked) before the run folder exists
+        hint_path, hint = load_hint(cfg, paths[0], images[0].shape[:2], len(images) > 1)
     seed_everything(cfg.seed)
     h, w = images[0].shape[:2]
     run_dir = new_run_dir(cfg.output_dir, f"{cfg.task}_{Path(paths[0]).stem}", (4 + 2 * len(images)) * h * w * 3)
     print(f"{cfg.task}: {len(images)} image(s) of {w}x{h} ({', '.join(paths)}) on {device}"
           + ("; centre-cropped to their common size" if cropped else ""))
     start = time.time()
-    task = run_transparency if cfg.task == "transparency" else run_watermark
-    record, report, interrupted = task(cfg, run_cfg, device, images, paths, truth, run_dir)
+    if cfg.task == "transparency":
+        record, report, interrupted = run_transparency(cfg, run_cfg, device, images, truth, run_dir)
+    else:
+        record, report, interrupted = run_watermark(cfg, run_cfg, device, images, paths, truth, run_dir, hint_path,
+                                                    hint)
     return finish_run(run_dir, {
         "script": "separation.py", "task": cfg.task, "config": cfg.as_dict(), "environment": environment(),
         "device": str(device), "precision": run_cfg.precision, "seed": cfg.seed, "threads": threads_used()[0],

@@ -70,6 +70,12 @@ def _working(images: list[np.ndarray], s: SeparateSettings) -> tuple[tuple[int, 
     return work, [pad_to_multiple(resize(i, work), 2 ** len(s.channels)) for i in images]
 
 
+def _to_full(x: torch.Tensor, work: tuple[int, int], full: tuple[int, int]) -> np.ndarray:
+    """A C×h×w output of the nets (padded working size) as an HxWxC image at full size, in [0, 1]."""
+    arr = crop(x.float().cpu().numpy().transpose(1, 2, 0), work)
+    return np.clip(resize(arr, full), 0, 1).astype(np.float32)
+
+
 def unmix(mixtures: list[np.ndarray], weights: list[float]) -> list[np.ndarray]:
     """The two layers of two mixtures I_k = α_k·a + (1 − α_k)·b with known weights (α_1 ≠ α_2), exactly,
     at the mixtures' own size: the nets find the weights, the pixels come from the mixtures themselves."""
@@ -160,8 +166,7 @@ def separate(mixtures: list[np.ndarray], s: SeparateSettings, device: torch.devi
     best = r.best or r.last
 
     def to_full(x: torch.Tensor) -> np.ndarray:
-        arr = crop(x.float().cpu().numpy().transpose(1, 2, 0), work)
-        return np.clip(resize(arr, full), 0, 1).astype(np.float32)
+        return _to_full(x, work, full)
 
     alpha = best["alpha"].float().cpu().numpy()  # M×h×w (1×1 when constant)
     if mix_net is None:
@@ -224,8 +229,7 @@ def remove_watermark(images: list[np.ndarray], hint: np.ndarray, s: SeparateSett
     best = r.best or r.last
 
     def to_full(x: torch.Tensor) -> np.ndarray:
-        arr = crop(x.float().cpu().numpy().transpose(1, 2, 0), work)
-        return np.clip(resize(arr, full), 0, 1).astype(np.float32)
+        return _to_full(x, work, full)
 
     opacity = to_full(best["alpha"][None])[:, :, 0]
     mark_colour = to_full(best["mark"])
