@@ -114,22 +114,20 @@ def segment(editor: dict[str, Any] | None, sample: tuple | None, layers: int, me
     from utils.image_io import load_image, save_image
     try:
         image, masks = strokes(editor, sample)
-        tmp = tempfile.TemporaryDirectory(prefix="page_")  # the photo and hint files, for the run only
-        work = Path(tmp.name)
-        src = save_image(work / "photo.png", image)
-        args = [f"--input={src}", f"--layers={int(layers)}", f"--method={method}", "--truth=", "--hints=auto",
-                f"--step1_iters={int(iters)}", "--progress=true"]
-        for kind, m in masks.items():
-            if m.any() and (kind != "mg" or int(layers) > 2):
-                args.append(f"--{kind}_hint={save_image(work / f'{kind}.png', m.astype(np.float32))}")
-        if box.strip():
-            args.append(f"--box={box.strip()}")
-        elif not masks["fg"].any() or not masks["bg"].any():
+        if not box.strip() and (not masks["fg"].any() or not masks["bg"].any()):
             raise UserError("draw both kinds of strokes: red on the object (foreground) and blue on the background "
                             "(or give a box)")
         if int(layers) > 2 and not masks["mg"].any():
             raise UserError("three layers need green strokes on the middle ground too")
-        with tmp:
+        with tempfile.TemporaryDirectory(prefix="page_") as tmp:  # the photo and hint files, for the run only
+            src = save_image(Path(tmp) / "photo.png", image)
+            args = [f"--input={src}", f"--layers={int(layers)}", f"--method={method}", "--truth=", "--hints=auto",
+                    f"--step1_iters={int(iters)}", "--progress=true"]
+            for kind, m in masks.items():
+                if m.any() and (kind != "mg" or int(layers) > 2):
+                    args.append(f"--{kind}_hint={save_image(Path(tmp) / f'{kind}.png', m.astype(np.float32))}")
+            if box.strip():
+                args.append(f"--box={box.strip()}")
             result = _run("segmentation", args)
     except UserError as e:
         raise gr.Error(str(e)) from None

@@ -151,7 +151,8 @@ def load_truth(cfg: Config, paths: list[str], shape: tuple[int, int], cropped: b
     if len(files) != want:
         raise UserError(f"--gt names {len(files)} image(s); give {want} (joined by commas)")
     truth = [load_image(f, "ground-truth image (--gt)") for f in files]
-    if any(t.shape[:2] != shape for t in truth) and not cropped:
+    if any(t.shape[:2] != shape for t in truth) and not cropped or any(
+            t.shape[0] < shape[0] or t.shape[1] < shape[1] for t in truth):
         raise UserError(f"--gt images must be {shape[1]}x{shape[0]} like the input")
     return [centre_crop(t, shape) for t in truth]
 
@@ -167,13 +168,14 @@ def score_layers(layers: list[np.ndarray], truth: list[np.ndarray], mixtures: li
     """The layers in the order of the truth (the better assignment), their PSNR/SSIM, and the mixtures'
     (the baseline of doing nothing: for each true layer, the mixture closest to it)."""
     from utils.metrics import psnr, ssim
-    if psnr(layers[0], truth[1]) + psnr(layers[1], truth[0]) > psnr(layers[0], truth[0]) + psnr(layers[1], truth[1]):
-        layers = layers[::-1]
+    p = [[psnr(layer, t) for t in truth] for layer in layers]  # p[i][j]: layer i against true layer j
+    if p[0][1] + p[1][0] > p[0][0] + p[1][1]:
+        layers, p = layers[::-1], p[::-1]
     scores = {}
-    for k, (layer, t) in enumerate(zip(layers, truth, strict=True), 1):
-        best_mix = max(mixtures, key=lambda m, t=t: psnr(m, t))
-        scores[f"layer{k}"] = {"psnr_gt": psnr(layer, t), "ssim_gt": ssim(layer, t),
-                               "mixture_psnr_gt": psnr(best_mix, t), "mixture_ssim_gt": ssim(best_mix, t)}
+    for k, (layer, t) in enumerate(zip(layers, truth, strict=True)):
+        mix_psnr, best_mix = max(((psnr(m, t), m) for m in mixtures), key=lambda pm: pm[0])
+        scores[f"layer{k + 1}"] = {"psnr_gt": p[k][k], "ssim_gt": ssim(layer, t),
+                                   "mixture_psnr_gt": mix_psnr, "mixture_ssim_gt": ssim(best_mix, t)}
     return layers, scores
 
 

@@ -53,7 +53,7 @@ class Separated:
     loop: LoopResult
     time_s: float
     weights: list[float] | None = None  # transparency with constant weights: α_k of each mixture
-    weight_maps: np.ndarray | None = None  # M×H×W: α_k at every pixel (transparency) or the mark's opacity
+    weight_maps: np.ndarray | None = None  # M×H×W: α_k at every pixel (weight maps) or the mark's opacity
     mark: np.ndarray | None = None  # watermark: the mark's colour W (HxWx3), meaningful where the opacity is
 
 
@@ -171,10 +171,9 @@ def separate(mixtures: list[np.ndarray], s: SeparateSettings, device: torch.devi
     alpha = best["alpha"].float().cpu().numpy()  # M×h×w (1×1 when constant)
     if mix_net is None:
         w = [float(v) for v in alpha.reshape(m)]
-        maps = np.broadcast_to(np.asarray(w, np.float32)[:, None, None], (m, *full))
         exact = m == 2 and abs(w[0] - w[1]) > 0.05
         out = unmix(mixtures, w) if exact else [to_full(best["a"]), to_full(best["b"])]
-        return Separated(out, r, time.time() - start, weights=w, weight_maps=maps)
+        return Separated(out, r, time.time() - start, weights=w)
     maps = np.stack([to_full(a[None]).reshape(full) for a in best["alpha"]])
     return Separated([to_full(best["a"]), to_full(best["b"])], r, time.time() - start, weight_maps=maps)
 
@@ -199,7 +198,7 @@ def remove_watermark(images: list[np.ndarray], hint: np.ndarray, s: SeparateSett
     clean = _layer_net(s, 3, k).to(device, memory_format=mem)
     one_colour = s.mark == "colour"  # then the mark net gives only the opacity: it cannot copy the photo
     mark = _layer_net(s, 1 if one_colour else 4, 1).to(device, memory_format=mem)
-    colour = nn.Parameter(torch.zeros(1, 3, 1, 1, device=device))  # logits: grey at first
+    colour = nn.Parameter(torch.zeros(1, 3, 1, 1, device=device)) if one_colour else None  # logits: grey at first
     code_c = noise_input(k * s.input_depth, shape).to(device).contiguous(memory_format=mem)
     code_m = noise_input(s.input_depth, shape).to(device).contiguous(memory_format=mem)
     noise = NoiseSchedule(std=s.reg_noise)
