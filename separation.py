@@ -5,7 +5,8 @@ Transparency: a photo through glass is a mixture I = α·a + (1 − α)·b of th
 overlaid textures). One mixture is split by two layer DIPs with a learned weight and the gradient exclusion
 loss; two mixtures of the same layers with different weights (two shots at different angles) are split
 exactly once the weights are known, which the sparsity of the layers' gradients gives.
-Watermark: I_k = α·W + (1 − α)·C_k, one mark shared by one or several images, inside a hinted area.
+Watermark: I_k = α·W + (1 − α)·C_k, one mark shared by one or several images, inside a hinted area (a box
+is enough: the mark's own pixels are found in it first, and the DIPs guess the photo under them only).
 
     python separation.py                                                # bundled two mixtures, scored
     python separation.py --input=mix.png --iters=1000                   # one mixture
@@ -31,6 +32,7 @@ from utils.run_folder import RunResult
 TASK = "transparency"  # transparency (mixtures into two layers) or watermark (a mark off one or several images)
 INPUT = "auto"  # one image, several joined by commas, or (watermark) a folder/glob; auto = the task's bundled sample
 HINT = "auto"  # watermark: where the mark may be, white on black (auto: X_hint.png beside the first image; "" = all)
+SUPPORT = "detect"  # watermark: detect (narrow the hint to the mark's own pixels first) or hint (fit all of the hint)
 GT = "auto"  # the truth to score: transparency X_layer1.png,X_layer2.png; watermark X_gt.png beside each ("" = none)
 # --- system
 ITERS = 400  # iterations (transparency with two mixtures and WEIGHTS=sparse needs none)
@@ -76,6 +78,7 @@ def validate(cfg: Config) -> list[str]:
     check_choice("weights", cfg.weights, ("sparse", "learned"))
     check_choice("mix", cfg.mix, ("constant", "map"))
     check_choice("mark", cfg.mark, ("colour", "free"))
+    check_choice("support", cfg.support, ("detect", "hint"))
     if len(cfg.channels) != len(cfg.skips):
         raise UserError(f"--channels and --skips need the same length ({len(cfg.channels)} vs {len(cfg.skips)})")
     if cfg.iters < 0 or cfg.inpaint_iters < 0 or cfg.max_side < 16:
@@ -226,14 +229,18 @@ def run_watermark(cfg: Config, run_cfg: Config, device, images: list[np.ndarray]
     from utils.image_io import save_image
     from utils.metrics import psnr, ssim
     from utils.plotting import side_by_side
-    r = remove_watermark(images, hint, separation_settings(run_cfg), device)
+    from utils.watermark import mark_support
+    support = mark_support(images, hint) if cfg.support == "detect" else hint
+    save_image(run_dir / "support.png", support)
+    r = remove_watermark(images, support, separation_settings(run_cfg), device)
     opacity = r.weight_maps[0]
     names = [Path(p).stem for p in paths]
     for name, clean in zip(names, r.layers, strict=True):
         save_image(run_dir / f"{name}_clean.png", clean)
     save_image(run_dir / "mark.png", r.mark * opacity[:, :, None])
     save_image(run_dir / "opacity.png", opacity)
-    record = {"hint": hint_path, "hint_fraction": float(hint.mean()), "iterations": r.loop.iterations,
+    record = {"hint": hint_path, "hint_fraction": float(hint.mean()), "support_fraction": float(support.mean()),
+              "iterations": r.loop.iterations,
               "stopped": r.loop.stopped, "reconstruction_psnr": r.loop.best_psnr, "best_iteration": r.loop.best_step,
               "time_s": r.time_s, "opacity_max": float(opacity.max())}
     report = [f"{len(images)} image(s), {r.loop.iterations} iterations, reconstruction PSNR {r.loop.best_psnr:.2f} dB"]
@@ -249,9 +256,10 @@ def run_watermark(cfg: Config, run_cfg: Config, device, images: list[np.ndarray]
         if any(s["psnr_gt"] < s["input_psnr_gt"] for s in scores):
             report.append("warning: a cleaned image scores below its input; watermark removal is experimental "
                           "(more --iters, or several images with the same mark, may help)")
-    panels = list(images[:3]) + list(r.layers[:3]) + [hint, r.mark * opacity[:, :, None]]
+    panels = list(images[:3]) + list(r.layers[:3]) + [(hint + support) / 2, r.mark * opacity[:, :, None]]
     titles = [f"input {k}" for k in range(1, len(panels[:min(3, len(images))]) + 1)] + \
-        [f"clean {k}" for k in range(1, min(3, len(images)) + 1)] + ["hint", "mark × opacity"]
+        [f"clean {k}" for k in range(1, min(3, len(images)) + 1)] + ["hint (grey), mark found (white)",
+                                                                      "mark × opacity"]
     side_by_side(panels, titles, run_dir / "figure.png")
     return record, report, r.loop.stopped == "interrupted"
 

@@ -2,7 +2,8 @@
 two layers (a scene seen through glass and its reflection, two overlaid textures), fitted by two layer DIPs
 with learned mixing weights and the gradient exclusion loss that keeps their edges apart. Watermark: one
 or several images I_k = α·W + (1 − α)·C_k that share one semi-transparent mark (W, α) inside a hinted
-area, fitted by a clean DIP per image and one mark DIP."""
+area (narrowed to the mark's own pixels by utils.watermark first), fitted by a clean DIP per image and one
+mark DIP."""
 from __future__ import annotations
 
 import math

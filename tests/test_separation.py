@@ -1,4 +1,5 @@
 """separation.py: transparency (one or two mixtures) and watermark removal, on small synthetic images."""
+import cv2
 import numpy as np
 import pytest
 from helpers import results, run_cli, run_script
@@ -7,6 +8,7 @@ from net.separate import sparse_weights, unmark, unmix
 from utils.image_io import load_image, save_image
 from utils.metrics import psnr
 from utils.synthetic import box_around, mixtures, photo, watermark_mask, watermarked
+from utils.watermark import inpaint_hint, mark_support
 
 SHAPE = (64, 96)
 TINY = ["--channels=[8,16]", "--skips=[0,4]", "--input_depth=4", "--progress=false"]
@@ -71,6 +73,36 @@ def test_watermark_run_keeps_every_pixel_outside_the_hint_and_writes_mark_and_op
         out, inp = load_image(run / f"{name}_clean.png"), load_image(p)
         assert np.array_equal(out[hint == 0], inp[hint == 0])
     assert load_image(run / "opacity.png").shape == SHAPE + (3,) and (run / "mark.png").exists()
+    support = load_image(run / "support.png")[:, :, 0]
+    assert not support[hint == 0].any() and 0 < r["support_fraction"] < r["hint_fraction"]
+
+
+@pytest.mark.parametrize("colour", [(1, 1, 1), (0, 0, 0), (0.9, 0.2, 0.1)])
+def test_mark_support_covers_the_marks_strokes_and_little_else_of_the_box_whatever_their_colour(colour):
+    shape = (192, 256)
+    coverage = watermark_mask(shape)
+    box = box_around(coverage)
+    strokes = coverage > 0.05
+    rims = cv2.dilate(strokes.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0  # the strokes grown by a pixel
+    marked = [watermarked(photo(n, shape), coverage, 0.5, colour) for n in ("chelsea", "coffee", "astronaut")]
+    for images in (marked[:1], marked):
+        support = mark_support(images, box) > 0
+        assert not support[box == 0].any()
+        assert (support & strokes).sum() > 0.9 * strokes.sum()  # the mark is inside: nothing of it is left
+        assert support.sum() < 0.75 * box.sum()  # the strokes with their rims are 54% of this box
+        assert (support & rims).sum() / (support | rims).sum() > 0.6
+
+
+def test_mark_support_keeps_the_whole_hint_when_there_is_nothing_to_inpaint_from_or_nothing_found():
+    shape = (48, 64)
+    image = photo("chelsea", shape)
+    everywhere = np.ones(shape, np.float32)
+    assert np.array_equal(mark_support([image], everywhere), everywhere)
+    flat = np.full(shape + (3,), 0.4, np.float32)
+    box = np.zeros(shape, np.float32)
+    box[10:30, 10:40] = 1
+    assert np.array_equal(mark_support([flat], box), box)
+    assert np.allclose(inpaint_hint(flat, box), 0.4, atol=4 / 255)  # Telea rounds a little
 
 
 def test_unmark_takes_a_known_mark_out_exactly_where_the_photo_shows_through():
