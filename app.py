@@ -16,6 +16,9 @@ import contextlib
 import io
 import shutil
 import tempfile
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +31,7 @@ SAMPLES = {"horse on brick (two layers)": "images/horse_grass_brick.png",
            "three regions (three layers)": "images/three_regions.png",
            "coffee (photo)": "images/coffee.png", "astronaut (photo)": "images/astronaut.png"}
 HAZY_SAMPLE = "images/hazy_motorcycle.png"
+PREVIEW_SECONDS = 0.5  # how often a running segmentation's current mask is refreshed on the page
 DEVICE = "auto"  # set by --device
 
 
@@ -105,13 +109,22 @@ def _zip(run_dir: Path) -> str:
 
 
 def segment(editor: dict[str, Any] | None, sample: tuple | None, layers: int, method: str, box: str,
-            iters: int) -> tuple:
-    """The page's Run button: the strokes (and box) as hint masks, segmentation.py on them; returns
-    overlay, mask (or label map), figure, layer images, the zip of the run folder and a status line."""
+            iters: int) -> Iterator[tuple]:
+    """The page's Run button: the strokes (and box) as hint masks, segmentation.py on them in a worker
+    thread. Yields, while it runs, the current mask (the foreground layer's share at the nets' working
+    size, from net.loop's watchers) and the iteration; then overlay, mask (or label map), figure, layer
+    images, the zip of the run folder and a status line."""
     import gradio as gr
 
+    from net import loop
     from utils.errors import UserError
     from utils.image_io import load_image, save_image
+    latest: dict[str, Any] = {}
+
+    def watch(desc: str, i: int, outputs: dict) -> None:
+        if "mask" in outputs:  # K×h×w layer shares: the first is the foreground's
+            latest.update(mask=outputs["mask"][0].float().cpu().numpy().clip(0, 1), step=f"{desc}, iteration {i}")
+
     try:
         image, masks = strokes(editor, sample)
         if not box.strip() and (not masks["fg"].any() or not masks["bg"].any()):
@@ -128,7 +141,19 @@ def segment(editor: dict[str, Any] | None, sample: tuple | None, layers: int, me
                     args.append(f"--{kind}_hint={save_image(Path(tmp) / f'{kind}.png', m.astype(np.float32))}")
             if box.strip():
                 args.append(f"--box={box.strip()}")
-            result = _run("segmentation", args)
+            loop.WATCHERS.append(watch)
+            try:
+                with ThreadPoolExecutor(1) as pool:
+                    job = pool.submit(_run, "segmentation", args)
+                    shown = None
+                    while not job.done():
+                        time.sleep(PREVIEW_SECONDS)
+                        if latest.get("step") not in (None, shown):
+                            shown = latest["step"]
+                            yield (gr.skip(), latest["mask"], gr.skip(), gr.skip(), gr.skip(), f"running: {shown}")
+                    result = job.result()
+            finally:
+                loop.WATCHERS.remove(watch)
     except UserError as e:
         raise gr.Error(str(e)) from None
     run = Path(result.run_dir)
@@ -137,7 +162,7 @@ def segment(editor: dict[str, Any] | None, sample: tuple | None, layers: int, me
     gallery = [(load_image(p), p.stem.replace("_", " ")) for p in sorted(run.glob("*_layer.png"))]
     status = f"done in {result.results.get('wall_time_s', 0):.1f} s; run folder {run}"
     figure = run / "figure.png" if (run / "figure.png").exists() else run / "curves.png"
-    return (load_image(run / "overlay.png"), mask, load_image(figure), gallery, _zip(run), status)
+    yield load_image(run / "overlay.png"), mask, load_image(figure), gallery, _zip(run), status
 
 
 def dehaze(image: np.ndarray | None, stages: int, iters: int) -> tuple:
@@ -165,6 +190,7 @@ def dehaze(image: np.ndarray | None, stages: int, iters: int) -> tuple:
 def build():  # -> gradio.Blocks
     """The page: a segmentation tab (strokes or a box) and a dehazing tab."""
     import gradio as gr
+    tracked = gr.Progress(track_tqdm=True)  # a handler with this default shows the loop's tqdm bars on the page
     brush = gr.Brush(default_size=6, colors=[f"rgb{c}" for c in STROKES.values()], default_color="rgb(255, 0, 0)",
                      color_mode="fixed")
     with gr.Blocks(title="Coupled Deep Image Priors") as page:
@@ -187,12 +213,17 @@ def build():  # -> gradio.Blocks
                 with gr.Column():
                     status = gr.Textbox(label="status", interactive=False, elem_id="status")
                     overlay = gr.Image(label="overlay", elem_id="overlay", interactive=False)
-                    mask = gr.Image(label="mask / labels", interactive=False)
+                    mask = gr.Image(label="mask / labels (while it runs: the current mask)", interactive=False,
+                                    elem_id="mask")
                     figure = gr.Image(label="figure (three layers) or the loss curves", interactive=False)
                     gallery = gr.Gallery(label="layers", columns=3)
                     download = gr.File(label="run folder (zip)")
             sample.change(sample_editor, sample, [editor, sample_state])
-            run.click(segment, [editor, sample_state, layers, method, box, iters],
+
+            def run_segment(editor, sample, layers, method, box, iters, progress=tracked):
+                yield from segment(editor, sample, layers, method, box, iters)  # progress: the loop's tqdm bars
+
+            run.click(run_segment, [editor, sample_state, layers, method, box, iters],
                       [overlay, mask, figure, gallery, download, status])
         with gr.Tab("Dehazing"):
             with gr.Row():
@@ -206,7 +237,11 @@ def build():  # -> gradio.Blocks
                     compare = gr.ImageSlider(label="before / after")
                     transmission = gr.Image(label="transmission", interactive=False)
                     d_download = gr.File(label="run folder (zip)")
-            d_run.click(dehaze, [hazy, stages, d_iters], [compare, transmission, d_download, d_status])
+
+            def run_dehaze(image, stages, iters, progress=tracked):
+                return dehaze(image, stages, iters)
+
+            d_run.click(run_dehaze, [hazy, stages, d_iters], [compare, transmission, d_download, d_status])
     return page
 
 

@@ -18,6 +18,12 @@ from utils import checkpoint
 from utils.device import adjust_threads
 from utils.signals import STOP
 
+WATCH_EVERY = 10  # iterations between calls of the watchers
+# live views of a run (the web page's current mask): each is called as watch(desc, iteration, outputs) every
+# WATCH_EVERY iterations and at the last; `outputs` are the step's tensors, to be copied, not kept (on CUDA
+# graphs they are overwritten by the next replay)
+WATCHERS: list[Callable[[str, int, dict[str, torch.Tensor]], None]] = []
+
 
 @dataclass
 class Step:
@@ -174,6 +180,9 @@ def optimise(problem: Problem, iters: int, settings: LoopSettings | None = None,
             break
         p = psnr_db(err)
         st.record(i, loss, p, outputs, problem.nets, i >= s.track_from)
+        if WATCHERS and (i % WATCH_EVERY == 0 or i == iters - 1):
+            for watch in list(WATCHERS):
+                watch(s.desc, i, outputs)
         opt.step()
         st.next = i + 1
         if i % 10 == 0 or i == iters - 1:

@@ -1,5 +1,6 @@
 """The local web page (app.py): strokes read from the editor, and (marked `browser`) a real headless Chromium
-that loads the page, picks a sample, draws a stroke, runs a tiny segmentation and sees the result. The
+that loads the page, picks a sample, draws a stroke, runs a tiny segmentation, sees its current mask while
+it runs and then the result. The
 browser test needs `pip install -r requirements-app.txt selenium` and Debian's chromium + chromium-driver:
 
     python -m pytest -m browser tests/test_app.py
@@ -95,9 +96,13 @@ def test_page_in_headless_chromium_draws_a_stroke_runs_and_shows_the_result(tmp_
         iterations.clear()
         iterations.send_keys("10")
         d.find_element(By.CSS_SELECTOR, "#run").click()
+
+        def status_text() -> str:
+            return d.find_element(By.CSS_SELECTOR, "#status textarea").get_attribute("value") or ""
+        wait_for(lambda: status_text().startswith("running: ") and d.find_elements(By.CSS_SELECTOR, "#mask img"))
+        d.save_screenshot(str(tmp_path / "running.png"))  # the current mask while the run goes on
         wait_for(lambda: d.find_elements(By.CSS_SELECTOR, "#overlay img"))
-        status = d.find_element(By.CSS_SELECTOR, "#status textarea").get_attribute("value")
-        assert status.startswith("done in"), status
+        wait_for(lambda: status_text().startswith("done in"), 30)
         d.save_screenshot(str(tmp_path / "page.png"))
         # one kind of stroke only: a visible message on the page, no result
         d.find_element(By.CSS_SELECTOR, "#editor button[aria-label='Clear canvas']").click()
@@ -118,3 +123,19 @@ def test_dehazing_tab_returns_before_after_and_transmission(tmp_path, monkeypatc
     (before, after), transmission, zipped, status = app.dehaze(hazy, 1, 2)
     assert before.shape == after.shape == hazy.shape and transmission.shape[:2] == hazy.shape[:2]
     assert status.startswith("done in") and zipped.endswith(".zip")
+
+
+def test_a_run_shows_its_current_mask_while_it_runs_then_the_results(tmp_path, monkeypatch):
+    pytest.importorskip("gradio")
+    monkeypatch.setattr(app, "DEVICE", "cpu")
+    monkeypatch.setattr(app, "PREVIEW_SECONDS", 0.05)
+    monkeypatch.chdir(tmp_path)
+    value, sample = app.sample_editor("horse on brick (two layers)")
+    updates = list(app.segment(value, sample, 2, "system", "", 40))
+    live, final = updates[:-1], updates[-1]
+    assert live, "no current mask was shown while the run went on"
+    for _, mask, *_, status in live:
+        assert mask.ndim == 2 and mask.min() >= 0 and mask.max() <= 1 and status.startswith("running: ")
+    overlay, mask, figure, gallery, zipped, status = final
+    assert overlay.shape[:2] == mask.shape[:2] == sample[1].shape[:2]
+    assert status.startswith("done in") and zipped.endswith(".zip") and gallery

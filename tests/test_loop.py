@@ -4,6 +4,7 @@ import pytest
 import torch
 from torch import nn
 
+from net import loop
 from net.loop import LoopSettings, NoiseSchedule, Plateau, Problem, Step, optimise, psnr
 from utils.signals import STOP
 
@@ -98,3 +99,15 @@ def test_knobs_carry_each_iterations_values_into_the_step():
         return fit_step(i)
     optimise(Problem([net], step, target, knobs=knobs), 5, LoopSettings(progress=False))
     assert seen == [(i, float(i < 3), pytest.approx((i + 1) / 5)) for i in range(5)]
+
+
+def test_watchers_see_the_current_outputs_every_few_iterations_and_at_the_last(monkeypatch):
+    net, step, target = fit_problem()
+    seen = []
+
+    def watch(desc, i, outputs):
+        seen.append((desc, i, float(((outputs["out"] - target) ** 2).mean())))
+    monkeypatch.setattr(loop, "WATCHERS", [watch])
+    optimise(Problem([net], step, target), 25, LoopSettings(lr=0.05, desc="fit", progress=False))
+    assert [i for _, i, _ in seen] == [0, 10, 20, 24] and {d for d, _, _ in seen} == {"fit"}
+    assert seen[-1][2] < seen[0][2]  # the outputs of that iteration, not the first ones again
