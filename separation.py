@@ -182,6 +182,17 @@ def score_layers(layers: list[np.ndarray], truth: list[np.ndarray], mixtures: li
     return layers, scores
 
 
+COLLAPSED = 0.1  # one mixture: a layer with less than this share of the other's edges took nothing (a warning)
+
+
+def flat_layer(layers: list[np.ndarray]) -> tuple[float, int | None]:
+    """The ratio of the weaker layer's mean gradient magnitude to the stronger's, and the weaker layer (1 or
+    2) when that ratio is below COLLAPSED: one layer DIP took the whole mixture and the other went flat."""
+    edges = [float(np.abs(np.diff(x, axis=0)).mean() + np.abs(np.diff(x, axis=1)).mean()) for x in layers]
+    ratio = min(edges) / max(max(edges), 1e-12)
+    return ratio, (int(np.argmin(edges)) + 1 if ratio < COLLAPSED else None)
+
+
 def run_transparency(cfg: Config, run_cfg: Config, device, images: list[np.ndarray],
                      truth: list[np.ndarray] | None, run_dir: Path) -> tuple[dict, list[str], bool]:
     from net.separate import sparse_weights, unmix
@@ -208,6 +219,12 @@ def run_transparency(cfg: Config, run_cfg: Config, device, images: list[np.ndarr
                           f"{s['mixture_psnr_gt']:.2f} dB, {s['mixture_ssim_gt']:.3f})")
     for k, layer in enumerate(layers, 1):
         save_image(run_dir / f"layer{k}.png", layer)
+    if len(images) == 1:
+        record["edge_ratio"], flat = flat_layer(layers)
+        if flat is not None:
+            report.append(f"warning: layer {flat} came out nearly flat (edge ratio {record['edge_ratio']:.3f}): the "
+                          "other took the whole mixture. One mixture is hard for the DIPs at a few hundred "
+                          "iterations; two shots of the same scene with different reflections split exactly")
     if weights is not None:
         record["weights"] = weights
         report.insert(0, "mixing weights " + ", ".join(f"{w:.3f}" for w in weights))

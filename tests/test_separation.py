@@ -144,3 +144,13 @@ def test_weight_maps_are_learned_and_written_for_each_mixture(tmp_path):
     r = results(run)
     assert r["iterations"] == 3 and len(r["weights_mean"]) == 2
     assert all(load_image(run / f"weight{k}.png").shape == (192, 256, 3) for k in (1, 2))
+
+
+def test_a_flat_layer_is_reported_as_a_collapsed_separation():
+    from separation import flat_layer
+    textured = photo("astronaut", SHAPE)
+    flat = np.full(SHAPE + (3,), 0.5, np.float32)
+    ratio, which = flat_layer([flat + 0.001 * textured, textured])
+    assert ratio < 0.01 and which == 1
+    ratio, which = flat_layer([textured, photo("coffee", SHAPE)])
+    assert ratio > 0.3 and which is None
