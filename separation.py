@@ -43,6 +43,7 @@ MARK = "colour"  # watermark: colour (one learned colour, as text and logos are)
 OPACITY_WEIGHT = 0.0  # watermark: L1 pull of the mark's opacity towards 0
 OPAQUE = 0.0  # watermark: above this opacity the clean net's image, below it the input with the mark taken out
 EXCLUSION_WEIGHT = 1.0  # transparency: gradient exclusion between the layers (Zhang et al.), 0 = off
+COLLAPSED = 0.1  # one mixture: warn when a layer has less than this share of the other's edges (it went flat)
 CHANNELS = [8, 16, 32, 64, 128]  # per-scale channels of every net
 SKIPS = [0, 0, 0, 4, 4]  # per-scale skip channels
 INPUT_DEPTH = 8  # channels of each net's noise input
@@ -182,15 +183,12 @@ def score_layers(layers: list[np.ndarray], truth: list[np.ndarray], mixtures: li
     return layers, scores
 
 
-COLLAPSED = 0.1  # one mixture: a layer with less than this share of the other's edges took nothing (a warning)
-
-
-def flat_layer(layers: list[np.ndarray]) -> tuple[float, int | None]:
+def flat_layer(layers: list[np.ndarray], collapsed: float) -> tuple[float, int | None]:
     """The ratio of the weaker layer's mean gradient magnitude to the stronger's, and the weaker layer (1 or
-    2) when that ratio is below COLLAPSED: one layer DIP took the whole mixture and the other went flat."""
+    2) when that ratio is below `collapsed`: one layer DIP took the whole mixture and the other went flat."""
     edges = [float(np.abs(np.diff(x, axis=0)).mean() + np.abs(np.diff(x, axis=1)).mean()) for x in layers]
     ratio = min(edges) / max(max(edges), 1e-12)
-    return ratio, (int(np.argmin(edges)) + 1 if ratio < COLLAPSED else None)
+    return ratio, (int(np.argmin(edges)) + 1 if ratio < collapsed else None)
 
 
 def run_transparency(cfg: Config, run_cfg: Config, device, images: list[np.ndarray],
@@ -220,7 +218,7 @@ def run_transparency(cfg: Config, run_cfg: Config, device, images: list[np.ndarr
     for k, layer in enumerate(layers, 1):
         save_image(run_dir / f"layer{k}.png", layer)
     if len(images) == 1:
-        record["edge_ratio"], flat = flat_layer(layers)
+        record["edge_ratio"], flat = flat_layer(layers, cfg.collapsed)
         if flat is not None:
             report.append(f"warning: layer {flat} came out nearly flat (edge ratio {record['edge_ratio']:.3f}): the "
                           "other took the whole mixture. One mixture is hard for the DIPs at a few hundred "

@@ -150,7 +150,7 @@ def test_a_flat_layer_is_reported_as_a_collapsed_separation():
     from separation import flat_layer
     textured = photo("astronaut", SHAPE)
     flat = np.full(SHAPE + (3,), 0.5, np.float32)
-    ratio, which = flat_layer([flat + 0.001 * textured, textured])
+    ratio, which = flat_layer([flat + 0.001 * textured, textured], 0.1)
     assert ratio < 0.01 and which == 1
-    ratio, which = flat_layer([textured, photo("coffee", SHAPE)])
+    ratio, which = flat_layer([textured, photo("coffee", SHAPE)], 0.1)
     assert ratio > 0.3 and which is None
