@@ -44,7 +44,6 @@ from utils import synthetic  # noqa: E402
 from utils.device import machine_line  # noqa: E402
 from utils.image_io import load_image, save_image  # noqa: E402
 from utils.metrics import psnr, ssim  # noqa: E402
-from utils.watermark import mark_support  # noqa: E402
 
 DOUBLEDIP = ROOT.parent / "shared" / "realdata" / "doubledip"
 PHOTO_PAIRS = (("coffee", "astronaut", (0.75, 0.45)), ("chelsea", "rocket", (0.65, 0.35)),
@@ -156,8 +155,8 @@ def watermark(work: Path, args: list[str], quick: bool) -> tuple[list[str], list
             m = (np.clip(marked[n], 0, 1) * 255 + 0.5).astype(np.uint8)
             inpainted = cv2.inpaint(m, u8, 5, cv2.INPAINT_TELEA).astype(np.float32) / 255
             inpaint_psnr = psnr(inpainted, cleans[n])
-            found = (mark_support([marked[g] for g in group], hint) * 255).astype(np.uint8)
-            strokes = cv2.inpaint(m, found, 3, cv2.INPAINT_TELEA).astype(np.float32) / 255
+            found = load_image(Path(r["run_dir"]) / "support.png")[:, :, 0] > 0.5  # what our first step found
+            strokes = cv2.inpaint(m, found.astype(np.uint8) * 255, 3, cv2.INPAINT_TELEA).astype(np.float32) / 255
             base = max(s["input_psnr_gt"], inpaint_psnr, psnr(strokes, cleans[n]))
             rows.append(f"| {n} | {len(group)} | {s['input_psnr_gt']:.2f} / {s['input_ssim_gt']:.3f} "
                         f"| {inpaint_psnr:.2f} / {ssim(inpainted, cleans[n]):.3f} "
