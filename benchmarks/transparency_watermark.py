@@ -42,7 +42,7 @@ from quality import figure, run_script  # noqa: E402
 
 from utils import synthetic  # noqa: E402
 from utils.device import machine_line  # noqa: E402
-from utils.image_io import load_image, save_image  # noqa: E402
+from utils.image_io import load_image, save_image, to_uint8  # noqa: E402
 from utils.metrics import psnr, ssim  # noqa: E402
 
 DOUBLEDIP = ROOT.parent / "shared" / "realdata" / "doubledip"
@@ -152,7 +152,7 @@ def watermark(work: Path, args: list[str], quick: bool) -> tuple[list[str], list
                                       f"--hint={hint_path}", f"--gt={','.join(gts[n] for n in group)}", *args])
         secs = time.time() - t0
         for n, s in zip(group, r["scores"], strict=True):
-            m = (np.clip(marked[n], 0, 1) * 255 + 0.5).astype(np.uint8)
+            m = to_uint8(marked[n])
             inpainted = cv2.inpaint(m, u8, 5, cv2.INPAINT_TELEA).astype(np.float32) / 255
             inpaint_psnr = psnr(inpainted, cleans[n])
             found = load_image(Path(r["run_dir"]) / "support.png")[:, :, 0] > 0.5  # what our first step found

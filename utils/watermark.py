@@ -13,18 +13,16 @@ import cv2
 import numpy as np
 from skimage.filters import threshold_otsu
 
+from utils.image_io import to_uint8
+
 COLOUR_STEPS = 6  # candidate mark colours: a COLOUR_STEPS³ grid of the RGB cube
 INPAINT_RADIUS = 5  # pixels: the Telea inpainting's neighbourhood
 MIN_FRACTION = 0.01  # a support smaller than this share of the hint is not believed: the whole hint is kept
 
 
-def _u8(x: np.ndarray) -> np.ndarray:
-    return (np.clip(x, 0, 1) * 255 + 0.5).astype(np.uint8)
-
-
 def inpaint_hint(image: np.ndarray, hint: np.ndarray) -> np.ndarray:
     """The photo under the hint (HxW, 1 = hinted) guessed from its surroundings: OpenCV's Telea inpainting."""
-    out = cv2.inpaint(_u8(image), _u8(hint > 0.5), INPAINT_RADIUS, cv2.INPAINT_TELEA)
+    out = cv2.inpaint(to_uint8(image), (hint > 0.5).astype(np.uint8) * 255, INPAINT_RADIUS, cv2.INPAINT_TELEA)
     return out.astype(np.float32) / 255.0
 
 
