@@ -61,6 +61,7 @@ CUT_LAYERS = 6.0  # weight of each layer's reconstruction error in it (which lay
 CUT_COLOUR = 0.5  # weight of the hints' colour models (GrabCut's Gaussian mixtures)
 CUT_MASK = 0.3  # weight of the mask's log-probabilities
 CUT_SMOOTH = 50.0  # weight of the boundary term (GrabCut's: cheap across image edges)
+CUT_BAND = 30.0  # weight of a narrow band's middle: between close fg and bg hints the edge is likely mid-way
 CUT_MAX_SIDE = 800  # the cut's resolution (longest side in pixels); larger photos get its labels guided-filtered
 # --- run
 PRESET = ""  # paper: the paper's system (noise-fed mask), learning rate and iterations (2000 + 4000; slow on a CPU)

@@ -52,6 +52,7 @@ class SegmentSettings:
     cut_colour: float  # its weight of the hints' colour models
     cut_mask: float  # its weight of the mask's probabilities
     cut_smooth: float  # its weight of the boundary term
+    cut_band: float  # its weight of the hint band's middle (see band_prior)
     cut_max_side: int  # the cut's resolution (longest side); labels are carried to full size beyond it
     progress: bool
     cut_rounds: int = 1  # cuts, each with colour models learned from the previous one's labels (a box: more)
@@ -329,6 +330,7 @@ def cut_labels(image: np.ndarray, hints: list[np.ndarray], fixed: list[np.ndarra
       cut_colour x minus its colour's log-likelihood under that layer's hint colours (GrabCut's mixtures)
       cut_mask   x minus the log-probability the mask gives that label (a texture mask is evaluated at
                    the cut's size by `mask_at`; a mask DIP's soft mask, for which it answers None, resized)
+      cut_band   x where the pixel lies across a narrow band between the sure hints (see band_prior)
 
     plus cut_smooth x GrabCut's contrast-sensitive boundary term between neighbours of different labels;
     the `fixed` pixels keep their labels. A min cut (utils.graphcut) finds it at up to cut_max_side
@@ -368,12 +370,37 @@ def cut_labels(image: np.ndarray, hints: list[np.ndarray], fixed: list[np.ndarra
             colour_weight = s.cut_colour * (separability(ll, fg, bg) if s.cut_rounds == 1 else 1.0)
         costs = [weights[0] * e - colour_weight * c - weights[1] * np.log(q)
                  for e, c, q in zip(errors, ll, (p, 1 - p), strict=True)]
+        if s.cut_band and s.cut_rounds == 1:  # (a box's inside is no band: it has no sure foreground)
+            to_fg, weight = band_prior(sure_fg, sure_bg)
+            costs[0] += s.cut_band * weight * to_fg
+            costs[1] += s.cut_band * weight * (1 - to_fg)
         labels = binary_cut(img, costs[0], costs[1], sure_fg, sure_bg, s.cut_smooth)
         if min(labels.sum(), (~labels).sum()) < least:  # a layer (almost) emptied: keep the last labels with both
             labels = fg.copy()
             break
         fg, bg = labels, ~labels
     return _to_full(image, img, labels, s)
+
+
+def band_prior(sure_fg: np.ndarray, sure_bg: np.ndarray, full_width: float = 0.1, no_width: float = 0.2
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Where each pixel lies across the gap between the sure hints, and how much that says (both HxW float32).
+
+    A person who draws a band around an object (a lasso trimap, a thick brush along the outline) puts the
+    object's edge inside it, most likely near its middle. `to_fg` is 0 on the foreground hint's side of the
+    gap and 1 on the background's (d_fg / (d_fg + d_bg), the distances to the nearest hinted pixel), and
+    `weight` is 1 where the gap is narrow (at most `full_width` of the longest side) and falls to 0 at
+    `no_width`: between sparse strokes far apart the middle says nothing. No sure foreground: no prior."""
+    if not sure_fg.any() or not sure_bg.any():
+        zero = np.zeros(sure_fg.shape, np.float32)
+        return zero, zero
+    d_fg = cv2.distanceTransform((~sure_fg).view(np.uint8), cv2.DIST_L2, 5)
+    d_bg = cv2.distanceTransform((~sure_bg).view(np.uint8), cv2.DIST_L2, 5)
+    gap = np.maximum(d_fg + d_bg, 1e-6)
+    to_fg = d_fg / gap
+    width = gap / max(sure_fg.shape)
+    weight = np.clip((no_width - width) / (no_width - full_width), 0.0, 1.0)
+    return to_fg.astype(np.float32), weight.astype(np.float32)
 
 
 def _to_full(image: np.ndarray, img: np.ndarray, labels: np.ndarray, s: SegmentSettings) -> np.ndarray:
