@@ -48,6 +48,7 @@ SCHEDULE = "fixed"  # fixed (the iteration counts above) or adaptive (each stage
 PLATEAU_WINDOW = 30  # adaptive: a stage stops once its best reconstruction PSNR has gained over the last N...
 PLATEAU_FRACTION = 0.25  # ...iterations no more than this fraction of its whole gain (ITERS is then the cap)
 AIRLIGHT = "fixed"  # fixed (dark-channel estimate) or learned (an A net, pulled to the estimate at first)
+AIRLIGHT_TINT = 1.0  # share of the airlight estimate's colour kept (0 = grey: its mean in every channel)
 AIRLIGHT_PULL_ITERS = 1000  # learned airlight: iterations pulled towards the estimate
 CHANNELS = [8, 16, 32, 64, 128]  # per-scale channels of the J and t nets
 SKIPS = [0, 0, 0, 4, 4]  # per-scale skip channels
@@ -157,6 +158,7 @@ def haze_of(cfg: Config, image: np.ndarray) -> tuple[np.ndarray, float]:
     from utils.image_io import resize, working_shape
     small = resize(image, working_shape(image.shape[:2], cfg.max_side))
     airlight = estimate_airlight(small)
+    airlight = airlight.mean() + cfg.airlight_tint * (airlight - airlight.mean())
     if not cfg.black_share:
         return airlight, cfg.t_prior_omega
     return airlight, haze_omega(small, airlight, cfg.t_prior_omega, cfg.black_share)

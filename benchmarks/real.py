@@ -5,8 +5,9 @@
   benchmarks/baselines.py), ours single-stage and two-stage; PSNR and SSIM against the clean photo at
   full size, wall time.
 - Segmentation: every photo of the GrabCut benchmark there, from its lasso trimap (255 sure foreground,
-  0/64 sure background, 128 unknown): the hints alone (the unknown band taken as background), OpenCV
-  GrabCut from the same trimap (its unknown band started as probable foreground and as probable
+  0/64 sure background, 128 unknown): the hints alone (the unknown band taken as background), the band's
+  middle alone (each unknown pixel given to the nearer sure hint: what the trimap's shape says without
+  looking at the photo), OpenCV GrabCut from the same trimap (its unknown band started as probable foreground and as probable
   background, the better kept, to be fair to it), ours two-layer; the benchmark's error rate (wrong
   pixels in the unknown band, its unlabelled boundary band left out) and foreground IoU; wall time.
 - Boxes (`--only=box`): the benchmark's box trimaps, OpenCV GrabCut in its native box mode
@@ -41,6 +42,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from baselines import dcp_dehaze  # noqa: E402
+from net.segment import band_prior  # noqa: E402
 from quality import figure, run_script  # noqa: E402
 
 from utils.device import machine_line  # noqa: E402
@@ -183,7 +185,7 @@ def grabcut_from_trimap(image: np.ndarray, fg: np.ndarray, bg: np.ndarray, unkno
 
 
 def segmentation(work: Path, common: list[str], extra: list[str], quick: bool, cases: str) -> tuple[list[dict], list]:
-    """Lasso trimaps: hints alone, GrabCut, ours."""
+    """Lasso trimaps: hints alone, the band's middle alone, GrabCut, ours."""
     rows, grid = [], []
     for p, img_path, image8, truth in benchmark_photos(cases, quick):
         name = p["name"]
@@ -194,6 +196,8 @@ def segmentation(work: Path, common: list[str], extra: list[str], quick: bool, c
         save_image(work / f"{name}_truth.png", (truth == 255).astype(np.float32))
         err, iou = scores(fg, truth, unknown)
         rows.append({"case": name, "method": "hints alone", "error": err, "iou": iou, "time": 0.0})
+        err, iou = scores(fg | (band_prior(fg, bg)[0] < 0.5), truth, unknown)  # what the band's shape alone says
+        rows.append({"case": name, "method": "band middle alone", "error": err, "iou": iou, "time": 0.0})
         t = time.perf_counter()
         gcs = [grabcut_from_trimap(image8, fg, bg, start) for start in (cv2.GC_PR_FGD, cv2.GC_PR_BGD)]
         gc = min(gcs, key=lambda m: scores(m, truth, unknown)[0])

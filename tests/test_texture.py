@@ -132,3 +132,39 @@ def test_coarse_to_fine_takes_odd_sizes_and_many_texture_maps():
     r = segment(img, hints, s, torch.device("cpu"))
     assert r.steps["step2_coarse"].best["mask"].shape[-2:] == (16, 24)  # 16x23, padded to a multiple of 8
     assert r.labels.shape == truth.shape
+
+
+def _band(shape: tuple[int, int] = (300, 300), inner: int = 60, outer: int = 90) -> tuple[np.ndarray, np.ndarray]:
+    """A lasso trimap of a disc: sure foreground inside radius `inner`, sure background past `outer`."""
+    yy, xx = np.mgrid[0:shape[0], 0:shape[1]]
+    r = np.hypot(yy - shape[0] / 2, xx - shape[1] / 2)
+    return r <= inner, r >= outer
+
+
+def test_band_prior_runs_from_the_foreground_hint_to_the_background_hint_and_fades_in_wide_gaps():
+    from net.segment import band_prior
+    fg, bg = _band()
+    to_fg, weight = band_prior(fg, bg)
+    assert to_fg[150, 150 + 62] < 0.1 and to_fg[150, 150 + 88] > 0.9  # beside each hint
+    assert abs(to_fg[150, 150 + 75] - 0.5) < 0.05  # its middle
+    assert weight[150, 150 + 75] == 1.0  # a band 30 px wide in a 300 px image: narrow
+    far_fg, far_bg = np.zeros((200, 200), bool), np.zeros((200, 200), bool)
+    far_fg[100, 10:20], far_bg[100, 180:190] = True, True  # two short strokes 160 px apart
+    assert band_prior(far_fg, far_bg)[1][100, 100] == 0.0  # the middle between far strokes says nothing
+    assert not band_prior(np.zeros_like(fg), bg)[1].any()  # no sure foreground (a box): no prior
+
+
+def test_the_cut_puts_the_edge_in_the_band_middle_when_the_image_says_nothing():
+    """A flat image and layers that explain every pixel alike: only the band's geometry is left, and the
+    foreground it finds is the disc through the band's middle (radius 75), not a hint's edge."""
+    from net.segment import cut_labels
+    fg, bg = _band()
+    img = np.full(fg.shape + (3,), 0.5, np.float32)
+    layers = np.full((2,) + fg.shape + (3,), 128, np.uint8)
+    soft = np.full(fg.shape, 0.5, np.float32)
+    hints = [fg.astype(np.float32), bg.astype(np.float32)]
+    labels = cut_labels(img, hints, hints, soft, layers, seg_settings(cut_band=30.0))
+    radius = np.sqrt(labels.sum() / np.pi)
+    assert 72 <= radius <= 78
+    without = cut_labels(img, hints, hints, soft, layers, seg_settings(cut_band=0.0))
+    assert np.sqrt(without.sum() / np.pi) < 65  # the boundary term alone shrinks it onto the foreground hint
