@@ -7,9 +7,10 @@
 - Segmentation: every photo of the GrabCut benchmark there, from its lasso trimap (255 sure foreground,
   0/64 sure background, 128 unknown): the hints alone (the unknown band taken as background), the band's
   middle alone (each unknown pixel given to the nearer sure hint: what the trimap's shape says without
-  looking at the photo), OpenCV GrabCut from the same trimap (its unknown band started as probable foreground and as probable
-  background, the better kept, to be fair to it), ours two-layer; the benchmark's error rate (wrong
-  pixels in the unknown band, its unlabelled boundary band left out) and foreground IoU; wall time.
+  looking at the photo), OpenCV GrabCut from the same trimap (its unknown band started as probable
+  foreground and as probable background, the better kept, to be fair to it), ours two-layer; the
+  benchmark's error rate (wrong pixels in the unknown band, its unlabelled boundary band left out) and
+  foreground IoU; wall time.
 - Boxes (`--only=box`): the benchmark's box trimaps, OpenCV GrabCut in its native box mode
   (GC_INIT_WITH_RECT, 10 iterations) against ours from `--box`: error inside the box and IoU.
 - Scribbles (`--only=scribbles`): a few strokes drawn from the truth masks (see `scribbles`), GrabCut
@@ -42,9 +43,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from baselines import dcp_dehaze  # noqa: E402
-from net.segment import band_prior  # noqa: E402
 from quality import figure, run_script  # noqa: E402
 
+from net.segment import band_prior  # noqa: E402
 from utils.device import machine_line  # noqa: E402
 from utils.image_io import load_image, save_image  # noqa: E402
 from utils.metrics import psnr, ssim  # noqa: E402
