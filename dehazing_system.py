@@ -48,7 +48,7 @@ SCHEDULE = "fixed"  # fixed (the iteration counts above) or adaptive (each stage
 PLATEAU_WINDOW = 30  # adaptive: a stage stops once its best reconstruction PSNR has gained over the last N...
 PLATEAU_FRACTION = 0.25  # ...iterations no more than this fraction of its whole gain (ITERS is then the cap)
 AIRLIGHT = "fixed"  # fixed (dark-channel estimate) or learned (an A net, pulled to the estimate at first)
-AIRLIGHT_TINT = 1.0  # share of the airlight estimate's colour kept (0 = grey: its mean in every channel)
+AIRLIGHT_COLOUR = "warm"  # warm (a bluish estimate, clear sky, made grey; a warm one, dust, kept), estimate, grey
 AIRLIGHT_PULL_ITERS = 1000  # learned airlight: iterations pulled towards the estimate
 CHANNELS = [8, 16, 32, 64, 128]  # per-scale channels of the J and t nets
 SKIPS = [0, 0, 0, 4, 4]  # per-scale skip channels
@@ -153,12 +153,15 @@ def output_bytes(cfg: Config, shape: tuple[int, int]) -> int:
 
 def haze_of(cfg: Config, image: np.ndarray) -> tuple[np.ndarray, float]:
     """The haze of an image, judged at the working size (the nets' view of it): the dark-channel airlight
-    estimate, and the omega of the transmission prior (utils.haze.haze_omega: how much haze there is)."""
+    estimate (made grey where AIRLIGHT_COLOUR says so), and the omega of the transmission prior (utils.haze.haze_omega: how much haze there is)."""
     from utils.haze import estimate_airlight, haze_omega
     from utils.image_io import resize, working_shape
     small = resize(image, working_shape(image.shape[:2], cfg.max_side))
     airlight = estimate_airlight(small)
-    airlight = airlight.mean() + cfg.airlight_tint * (airlight - airlight.mean())
+    if cfg.airlight_colour == "grey" or (cfg.airlight_colour == "warm" and airlight[2] > airlight[0]):
+        # the brightest dark channel is often clear sky, blue from Rayleigh scattering; haze and fog scatter
+        # all colours about alike (their airlight is grey), while dust and sand make it warm
+        airlight = np.full(3, airlight.mean(), np.float32)
     if not cfg.black_share:
         return airlight, cfg.t_prior_omega
     return airlight, haze_omega(small, airlight, cfg.t_prior_omega, cfg.black_share)
@@ -172,6 +175,7 @@ def validate(cfg: Config) -> None:
         raise UserError(f"--stages={cfg.stages}: need at least 1 stage")
     check_choice("schedule", cfg.schedule, ("fixed", "adaptive"))
     check_choice("airlight", cfg.airlight, ("fixed", "learned"))
+    check_choice("airlight_colour", cfg.airlight_colour, ("warm", "estimate", "grey"))
     check_choice("video_airlight", cfg.video_airlight, ("carry", "per_frame"))
     if len(cfg.channels) != len(cfg.skips):
         raise UserError(f"--channels and --skips need the same length ({len(cfg.channels)} vs {len(cfg.skips)})")
