@@ -153,7 +153,8 @@ def output_bytes(cfg: Config, shape: tuple[int, int]) -> int:
 
 def haze_of(cfg: Config, image: np.ndarray) -> tuple[np.ndarray, float]:
     """The haze of an image, judged at the working size (the nets' view of it): the dark-channel airlight
-    estimate (made grey where AIRLIGHT_COLOUR says so), and the omega of the transmission prior (utils.haze.haze_omega: how much haze there is)."""
+    estimate (made grey where AIRLIGHT_COLOUR says so), and the omega of the transmission prior
+    (utils.haze.haze_omega: how much haze there is)."""
     from utils.haze import estimate_airlight, haze_omega
     from utils.image_io import resize, working_shape
     small = resize(image, working_shape(image.shape[:2], cfg.max_side))
