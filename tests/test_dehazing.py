@@ -36,6 +36,34 @@ def test_airlight_estimate_recovers_a_planted_airlight():
     assert np.abs(estimate_airlight(hazy) - a).max() < 0.05
 
 
+@pytest.mark.parametrize("colour, kept", [("warm", False), ("estimate", True), ("grey", False)])
+def test_a_bluish_airlight_estimate_is_taken_for_clear_sky_and_made_grey(colour, kept):
+    import dehazing_system as ds
+    from utils.config import defaults
+    rng = np.random.default_rng(1)
+    clean = np.clip(rng.random((120, 160, 3)) * 0.8, 0, 1).astype(np.float32)
+    clean[:30] = (0.55, 0.7, 0.95)  # a band of clear blue sky, the brightest dark channel
+    hazy, _ = add_haze(clean, np.full((120, 160), 1.0, np.float32), beta=0.3, airlight=0.9)
+    estimate = estimate_airlight(hazy)
+    assert estimate[2] > estimate[0] + 0.05  # He et al.'s estimate is the sky's blue
+    airlight, _ = ds.haze_of(defaults(vars(ds), airlight_colour=colour, max_side=160), hazy)
+    assert np.allclose(airlight, estimate) == kept
+    if not kept:
+        assert np.allclose(airlight, estimate.mean())
+
+
+@pytest.mark.parametrize("colour, kept", [("warm", True), ("grey", False)])
+def test_a_warm_airlight_estimate_is_taken_for_dust_and_kept(colour, kept):
+    import dehazing_system as ds
+    from utils.config import defaults
+    rng = np.random.default_rng(1)
+    clean = np.clip(rng.random((120, 160, 3)) * 0.8, 0, 1).astype(np.float32)
+    depth = np.tile(np.linspace(1, 12, 160, dtype=np.float32), (120, 1))
+    hazy, _ = add_haze(clean, depth, beta=0.5, airlight=np.array([0.85, 0.75, 0.6], np.float32))
+    airlight, _ = ds.haze_of(defaults(vars(ds), airlight_colour=colour, max_side=160), hazy)
+    assert np.allclose(airlight, estimate_airlight(hazy)) == kept
+
+
 def test_motorcycle_haze_matches_the_recipe():
     hazy, clean, t = hazy_motorcycle(beta=0.2, scale=0.5)
     assert hazy.shape == clean.shape == (250, 370, 3) and t.shape == (250, 370)
