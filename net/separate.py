@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from net import losses
-from net.loop import Knobs, LoopResult, LoopSettings, NoiseSchedule, Problem, Step, optimise
+from net.loop import Adam, Knobs, LoopResult, LoopSettings, NoiseSchedule, Problem, Step, optimise
 from net.noise import jitter, meshgrid_input, noise_input
 from net.precision import autocast
 from net.skip import skip
@@ -221,8 +221,8 @@ def remove_watermark(images: list[np.ndarray], hint: np.ndarray, s: SeparateSett
     extra = [colour] if one_colour else []
     problem = Problem([clean, mark], step, target, extra_params=extra, inputs=[code_c, code_m], knobs=knobs)
     # three numbers that Adam moves by about lr per step: at the nets' rate the colour would hardly leave grey
-    opt = torch.optim.Adam([{"params": [p for n in (clean, mark) for p in n.parameters()]},
-                            {"params": extra, "lr": s.lr * COLOUR_LR_FACTOR}], lr=s.lr)
+    opt = Adam([{"params": [p for n in (clean, mark) for p in n.parameters()]},
+                {"params": extra, "lr": s.lr * COLOUR_LR_FACTOR}], lr=s.lr)
     r = optimise(problem, s.iters, LoopSettings(lr=s.lr, desc="watermark", progress=s.progress,
                                                 track_from=min(s.inpaint_iters, s.iters - 1),
                                                 cuda_graph=s.cuda_graph), optimizer=opt)

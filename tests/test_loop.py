@@ -1,4 +1,5 @@
 import signal
+from pathlib import Path
 
 import pytest
 import torch
@@ -111,3 +112,33 @@ def test_watchers_see_the_current_outputs_every_few_iterations_and_at_the_last(m
     optimise(Problem([net], step, target), 25, LoopSettings(lr=0.05, desc="fit", progress=False))
     assert [i for _, i, _ in seen] == [0, 10, 20, 24] and {d for d, _, _ in seen} == {"fit"}
     assert seen[-1][2] < seen[0][2]  # the outputs of that iteration, not the first ones again
+
+
+def _fit(optimiser_class: type) -> list[torch.Tensor]:
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.ReLU(), torch.nn.Conv2d(8, 3, 3))
+    x = torch.randn(2, 3, 16, 16)
+    opt = optimiser_class([{"params": list(net[0].parameters())},
+                           {"params": list(net[2].parameters()), "lr": 0.01}], lr=1e-3)
+    for _ in range(5):
+        opt.zero_grad(set_to_none=True)
+        net(x).square().mean().backward()
+        opt.step()
+    return [p.detach() for p in net.parameters()]
+
+
+def test_our_adam_takes_exactly_torchs_steps():
+    from net.loop import Adam
+    assert all(torch.equal(a, b) for a, b in zip(_fit(Adam), _fit(torch.optim.Adam), strict=True))
+
+
+def test_our_adam_leaves_torch_dynamo_unimported():
+    """torch's own Adam imports torch._dynamo (seconds on a small CPU) on its first step; ours must not."""
+    import subprocess
+    import sys
+    code = ("import sys, torch\nfrom net.loop import Adam\np = torch.nn.Parameter(torch.ones(3))\n"
+            "opt = Adam([p], lr=0.1)\nopt.zero_grad()\n(p ** 2).sum().backward()\nopt.step()\n"
+            "print('torch._dynamo' in sys.modules, float(p[0]))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[1]).stdout.split()
+    assert out[0] == "False" and float(out[1]) < 1.0  # stepped, without the import
