@@ -34,6 +34,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from utils.device import machine_line  # noqa: E402
+from utils.image_io import load_image  # noqa: E402
 
 REAL = ROOT.parent / "shared" / "realdata"
 HAZY, CLEAN = REAL / "ohaze" / "35_outdoor_hazy.jpg", REAL / "ohaze" / "35_outdoor_clear.jpg"
@@ -84,13 +85,13 @@ def run(script: str, args: list[str]) -> tuple[float, dict, Path]:
     return wall, json.loads((run_dir / "results.json").read_text()), run_dir
 
 
-def quality(script: str, results: dict, run_dir: Path, clean: Path) -> str:
-    """Dehazing: PSNR / SSIM of the run's dehazed.png against `clean`; segmentation: its foreground IoU."""
-    if script == "dehazing_system":
-        from utils.image_io import load_image
+def quality(results: dict, run_dir: Path, clean: np.ndarray | None) -> str:
+    """Dehazing (`clean` given): PSNR / SSIM of the run's dehazed.png against it; segmentation: the run's
+    foreground IoU."""
+    if clean is not None:
         from utils.metrics import psnr, ssim
-        ours, truth = load_image(run_dir / "dehazed.png"), load_image(clean)
-        return f"{psnr(ours, truth):.2f} / {ssim(ours, truth):.3f}"
+        ours = load_image(run_dir / "dehazed.png")
+        return f"{psnr(ours, clean):.2f} / {ssim(ours, clean):.3f}"
     return f"{results['iou_fg']:.3f}"
 
 
@@ -153,9 +154,9 @@ def main(argv: list[str] | None = None) -> int:
             t_new, r_new, d_new = run(script, [*args, *common, *quick])
             t_old, r_old, d_old = run(script, [*args, *common, *PREVIOUS[script], *quick])
             w, h = r_new["input_size"]
-            clean = work / f"clean_{mp:g}mp.png"
-            row = (f"| {mp:g} MP | {w}x{h} | {t_new:.1f} | {quality(script, r_new, d_new, clean)} | {t_old:.1f} | "
-                   f"{quality(script, r_old, d_old, clean)} | {t_new / t_old:.2f} |")
+            clean = load_image(work / f"clean_{mp:g}mp.png") if script == "dehazing_system" else None  # read once
+            row = (f"| {mp:g} MP | {w}x{h} | {t_new:.1f} | {quality(r_new, d_new, clean)} | {t_old:.1f} | "
+                   f"{quality(r_old, d_old, clean)} | {t_new / t_old:.2f} |")
             table.append(row)
             print(row, flush=True)
         lines += [*table, "", f"Previous defaults: `{' '.join(PREVIOUS[script])}`.", ""]

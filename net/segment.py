@@ -362,18 +362,16 @@ def cut_labels(image: np.ndarray, hints: list[np.ndarray], fixed: list[np.ndarra
         # error is held against what it makes outside the box (its 90th percentile), the mask left out
         errors[0] = np.full(shape, np.percentile(errors[1][sure_bg], 90) if sure_bg.any() else errors[1].mean())
         weights = (s.cut_layers / 6, 0.0)
+    to_fg, band = band_prior(sure_fg, sure_bg)  # no weight without both sure hints (a box has no sure foreground)
+    band_costs = (s.cut_band * band * to_fg, s.cut_band * band * (1 - to_fg))
     colour_weight = None
     for _ in range(max(1, s.cut_rounds)):
         ll = [colour_loglik(img, h) for h in (fg, bg)]
         if colour_weight is None:  # colours that do not tell the hints apart (textures alike in colour) weigh
             # less; a box's inside holds background too, so its colours' separability says nothing there
             colour_weight = s.cut_colour * (separability(ll, fg, bg) if s.cut_rounds == 1 else 1.0)
-        costs = [weights[0] * e - colour_weight * c - weights[1] * np.log(q)
-                 for e, c, q in zip(errors, ll, (p, 1 - p), strict=True)]
-        if s.cut_band and s.cut_rounds == 1:  # (a box's inside is no band: it has no sure foreground)
-            to_fg, weight = band_prior(sure_fg, sure_bg)
-            costs[0] += s.cut_band * weight * to_fg
-            costs[1] += s.cut_band * weight * (1 - to_fg)
+        costs = [weights[0] * e - colour_weight * c - weights[1] * np.log(q) + b
+                 for e, c, q, b in zip(errors, ll, (p, 1 - p), band_costs, strict=True)]
         labels = binary_cut(img, costs[0], costs[1], sure_fg, sure_bg, s.cut_smooth)
         if min(labels.sum(), (~labels).sum()) < least:  # a layer (almost) emptied: keep the last labels with both
             labels = fg.copy()
