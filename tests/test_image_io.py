@@ -3,7 +3,7 @@ import pytest
 from PIL import Image
 
 from utils.errors import UserError
-from utils.image_io import crop, load_image, load_mask, pad_to_multiple, save_image
+from utils.image_io import BackgroundWriter, crop, load_grey, load_image, load_mask, pad_to_multiple, save_image
 
 
 @pytest.fixture
@@ -69,6 +69,32 @@ def test_mask_of_another_size_is_resized_and_thresholded(tmp_path):
     out = load_mask(tmp_path / "m.png", (40, 30))
     assert out.shape == (40, 30) and set(np.unique(out)) == {0.0, 1.0}
     assert out[:20].all() and not out[20:].any()
+
+
+def test_grey_reading_matches_the_mean_of_the_colour_reading(tmp_path, rgb):
+    import cv2
+    Image.fromarray(rgb[:, :, 0]).save(tmp_path / "grey.png")
+    Image.fromarray(rgb).save(tmp_path / "rgb.png")
+    Image.fromarray(np.dstack([rgb, np.full(rgb.shape[:2], 7, np.uint8)]), "RGBA").save(tmp_path / "rgba.png")
+    Image.fromarray(rgb).save(tmp_path / "rgb.jpg", quality=90)
+    Image.fromarray(rgb).convert("P").save(tmp_path / "pal.png")
+    cv2.imwrite(str(tmp_path / "c16.tif"), (rgb.astype(np.uint16) * 257)[:, :, ::-1])
+    for name in ("grey.png", "rgb.png", "rgba.png", "rgb.jpg", "pal.png", "c16.tif"):
+        grey = load_grey(tmp_path / name)
+        assert grey.dtype == np.float32 and grey.shape == (13, 17)
+        assert np.allclose(grey, load_image(tmp_path / name).mean(axis=2), atol=1e-6), name
+
+
+def test_background_writes_have_all_landed_when_the_block_ends(tmp_path, rgb):
+    with BackgroundWriter() as save:
+        for k in range(5):
+            save(tmp_path / f"{k}.png", rgb)
+    assert all(np.array_equal(np.rint(load_image(tmp_path / f"{k}.png") * 255), rgb) for k in range(5))
+
+
+def test_a_failed_background_write_is_raised_at_the_end_of_the_block(tmp_path, rgb):
+    with pytest.raises(OSError), BackgroundWriter() as save:
+        save(tmp_path / "missing_folder" / "a.png", rgb)
 
 
 @pytest.mark.parametrize("make,msg", [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import cv2
@@ -48,14 +49,8 @@ def _to_float(arr: np.ndarray) -> np.ndarray:
     return np.clip(arr / top if top > 1.0 else arr, 0.0, 1.0)
 
 
-def load_image(path: str | os.PathLike, what: str = "input image") -> np.ndarray:
-    """Read PNG/JPEG/TIFF/BMP (grey, RGBA, 16-bit, palette, EXIF-rotated) as float32 RGB HxWx3 in [0, 1].
-
-    Pillow validates the file (so a truncated JPEG is an error, not a half-grey picture) and reads the
-    EXIF orientation; its pixels are used for JPEG (8-bit anyway) and palette images, while other formats
-    are decoded by OpenCV, which keeps 16 bits per channel for colour files. Alpha is dropped: the
-    colour channels are used as they are.
-    """
+def _read(path: str | os.PathLike, what: str) -> np.ndarray:
+    """The decoded pixels in their own type, EXIF-oriented: HxW (grey) or HxWx3 (RGB)."""
     p = check_readable_file(path, what)
     try:
         with warnings.catch_warnings():  # the size is checked below, with a clearer message
@@ -67,36 +62,58 @@ def load_image(path: str | os.PathLike, what: str = "input image") -> np.ndarray
                                 f"the {MAX_PIXELS / 1e6:.0f} Mpx accepted: {p} (downscale it first)")
             im.load()
             orientation = im.getexif().get(0x0112, 1)
-            pil_rgb = None
             if im.mode == "P" or im.format == "JPEG":  # one decode, with the palette or EXIF turn applied
-                pil_rgb = np.asarray(ImageOps.exif_transpose(im).convert("RGB"))
+                return np.asarray(ImageOps.exif_transpose(im).convert("RGB"))
     except UnidentifiedImageError:
         raise UserError(f"{what} is not an image file: {p} (use PNG, JPEG, TIFF or BMP)") from None
     except (OSError, SyntaxError, ValueError) as e:
         raise UserError(f"{what} is corrupt or truncated: {p} ({e}); re-export or re-download it") from None
-    if pil_rgb is not None:
-        return _to_float(pil_rgb)
     arr = cv2.imread(str(p), cv2.IMREAD_UNCHANGED | cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR)
     if arr is None:  # a format OpenCV lacks but Pillow reads (e.g. GIF)
         with Image.open(p) as im:
-            return _to_float(np.asarray(ImageOps.exif_transpose(im).convert("RGB")))
+            return np.asarray(ImageOps.exif_transpose(im).convert("RGB"))
     if arr.ndim == 3 and arr.shape[2] == 1:
         arr = arr[:, :, 0]
-    if arr.ndim == 2:
-        arr = np.repeat(arr[:, :, None], 3, axis=2)
-    else:
-        arr = arr[:, :, 2::-1] if arr.shape[2] >= 3 else np.repeat(arr[:, :, :1], 3, axis=2)  # BGR(A) -> RGB
+    if arr.ndim == 3:
+        arr = arr[:, :, 2::-1] if arr.shape[2] >= 3 else arr[:, :, 0]  # BGR(A) -> RGB; grey+alpha -> grey
     turns, flip = _EXIF_ORIENTATION.get(int(orientation), (0, False))
     if flip:
         arr = arr[:, ::-1]
     if turns:
         arr = np.rot90(arr, turns)
+    return arr
+
+
+def load_image(path: str | os.PathLike, what: str = "input image") -> np.ndarray:
+    """Read PNG/JPEG/TIFF/BMP (grey, RGBA, 16-bit, palette, EXIF-rotated) as float32 RGB HxWx3 in [0, 1].
+
+    Pillow validates the file (so a truncated JPEG is an error, not a half-grey picture) and reads the
+    EXIF orientation; its pixels are used for JPEG (8-bit anyway) and palette images, while other formats
+    are decoded by OpenCV, which keeps 16 bits per channel for colour files. Alpha is dropped: the
+    colour channels are used as they are.
+    """
+    arr = _read(path, what)
+    if arr.ndim == 2:
+        arr = np.repeat(arr[:, :, None], 3, axis=2)
+    return np.ascontiguousarray(_to_float(arr))
+
+
+def load_grey(path: str | os.PathLike, what: str = "mask image") -> np.ndarray:
+    """Read an image as float32 HxW in [0, 1], the mean of its colour channels (as load_image(...).mean(2),
+    without the three-channel float copy a 12-megapixel mask would cost)."""
+    arr = _read(path, what)
+    if arr.ndim == 3:
+        grey = _to_float(arr[:, :, 0])
+        for c in (1, 2):
+            grey += _to_float(arr[:, :, c])
+        grey *= 1.0 / 3.0
+        return grey
     return np.ascontiguousarray(_to_float(arr))
 
 
 def load_mask(path: str | os.PathLike, shape: tuple[int, int], what: str = "hint mask") -> np.ndarray:
     """Read a mask of any size as a float {0,1} HxW array of `shape`: resized nearest, thresholded at 0.5."""
-    m = load_image(path, what).mean(axis=2)
+    m = load_grey(path, what)
     if m.shape != tuple(shape):
         m = cv2.resize(m, (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST)
     return (m > 0.5).astype(np.float32)
@@ -148,6 +165,25 @@ def save_image(path: str | os.PathLike, img: np.ndarray) -> Path:
         if not cv2.imwrite(tmp, arr):
             raise OSError(f"could not write {p}")
     return p
+
+
+class BackgroundWriter:
+    """save_image on a second thread, so a run's last PNGs are compressed (OpenCV lets go of the GIL) while
+    its figures are drawn. `with BackgroundWriter() as save: save(path, image)`: when the block ends every
+    write has finished, or the first one's error is raised; the arrays must not change meanwhile."""
+
+    def __enter__(self) -> BackgroundWriter:
+        self._pool, self._pending = ThreadPoolExecutor(max_workers=1), []
+        return self
+
+    def __call__(self, path: str | os.PathLike, img: np.ndarray) -> None:
+        self._pending.append(self._pool.submit(save_image, path, img))
+
+    def __exit__(self, *exc: object) -> None:
+        self._pool.shutdown(wait=True)
+        if exc[0] is None:
+            for f in self._pending:
+                f.result()
 
 
 def resize(img: np.ndarray, shape: tuple[int, int]) -> np.ndarray:

@@ -5,13 +5,10 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+from matplotlib.figure import Figure  # the object API, without pyplot: no GUI backend, no figure registry
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from utils.atomic import atomic_path  # noqa: E402
+from utils.atomic import atomic_path
 
 # Colours of label overlays, background first
 LABEL_COLOURS = np.array([[0.15, 0.35, 1.0], [0.1, 0.85, 0.2], [1.0, 0.2, 0.15], [1.0, 0.85, 0.1],
@@ -26,19 +23,17 @@ def figure_dpi(width_inches: float, dpi: float = 110) -> float:
     return min(dpi, MAX_FIGURE_PX / width_inches)
 
 
-def _save(fig: plt.Figure, path: str | os.PathLike) -> Path:
+def _save(fig: Figure, path: str | os.PathLike) -> Path:
     p = Path(path)
-    try:
-        with atomic_path(p) as tmp:
-            fig.savefig(tmp, dpi=figure_dpi(fig.get_size_inches()[0]), bbox_inches="tight", format="png")
-    finally:
-        plt.close(fig)
+    with atomic_path(p) as tmp:
+        fig.savefig(tmp, dpi=figure_dpi(fig.get_size_inches()[0]), bbox_inches="tight", format="png")
     return p
 
 
 def plot_curves(histories: dict[str, dict[str, list[float]]], path: str | os.PathLike) -> Path:
     """Loss (log scale) and reconstruction PSNR per iteration, one line per stage, stages end to end."""
-    fig, (ax_loss, ax_psnr) = plt.subplots(1, 2, figsize=(11, 3.6))
+    fig = Figure(figsize=(11, 3.6))
+    ax_loss, ax_psnr = fig.subplots(1, 2)
     offset = 0
     for name, h in histories.items():
         x = np.arange(offset, offset + len(h["loss"]))
@@ -85,7 +80,8 @@ def side_by_side(images: Sequence[np.ndarray], titles: Sequence[str], path: str 
     rows = max(1, int(np.ceil(sum(aspects) / 8)))
     cols = int(np.ceil(len(images) / rows))
     width = 3.6 * max(sum(aspects[r * cols:(r + 1) * cols]) for r in range(rows))
-    fig, axes = plt.subplots(rows, cols, figsize=(width, 3.9 * rows), squeeze=False)
+    fig = Figure(figsize=(width, 3.9 * rows))
+    axes = fig.subplots(rows, cols, squeeze=False)
     for ax in axes.ravel():
         ax.axis("off")
     for ax, img, title in zip(axes.ravel(), images, titles, strict=False):
