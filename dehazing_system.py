@@ -65,6 +65,7 @@ GUIDED_RADIUS = 0.03  # guided-filter radius for t, as a fraction of the longest
 GUIDED_EPS = 0.001  # guided-filter regularisation
 T_MIN = 0.1  # the final t is clipped to [T_MIN, 1]
 STAGE_WARM_START = True  # stage k+1 starts from stage k's nets (t shifted to its new prior) instead of afresh
+FOLDER_WARM_START = False  # a folder run: each photo starts from the previous photo's nets (no gain measured)
 # --- run
 PRESET = ""  # paper: Figure 3c, two stages of 1000 then 3000 iterations; paper_single: one stage of 4000
 DEVICE = "auto"  # auto (cuda, then mps, then cpu), cpu, cuda, cuda:N, mps
@@ -100,24 +101,27 @@ def resolve_gt(cfg: Config, shape: tuple[int, int]) -> tuple[str, np.ndarray | N
     return str(path), gt
 
 
-def stage_settings(cfg: Config, k: int, iters: int, name: str = ""):  # -> net.dehaze.DehazeSettings
-    """Stage k's settings: the script's, with its iterations; later stages take stage 0's airlight."""
+def stage_settings(cfg: Config, k: int, iters: int, name: str = "", retarget: bool = False):
+    """Stage k's settings (net.dehaze.DehazeSettings): the script's, with its iterations; later stages take
+    stage 0's airlight. A warm start from another stage, or from another photo (`retarget`), shifts t to
+    the new prior's mean."""
     from net.dehaze import DehazeSettings
     from net.loop import Plateau
     from utils.config import settings_from
     plateau = Plateau(cfg.plateau_window, cfg.plateau_fraction) if cfg.schedule == "adaptive" else None
     return settings_from(DehazeSettings, cfg, iters=iters, airlight=cfg.airlight if k == 0 else "fixed",
-                         plateau=plateau, name=name or f"stage {k}", retarget_t=cfg.stage_warm_start and k > 0)
+                         plateau=plateau, name=name or f"stage {k}",
+                         retarget_t=retarget or (cfg.stage_warm_start and k > 0))
 
 
 def dehaze_stages(cfg: Config, image: np.ndarray, haze: tuple[np.ndarray, float], iters: list[int], device,
-                  warm: list | None = None, name: str = "") -> list:
+                  warm: list | None = None, name: str = "", other_photo: bool = False) -> list:
     """Iterative dehazing of one image: stage k+1 dehazes stage k's J with stage 0's airlight as prior.
 
     Chained stages multiply their transmissions, I = (t_0 ... t_k) J_k + (1 - t_0 ... t_k) A, so stage k's
     t prior is what the dark channel prior leaves to remove, t_dcp(I) / (t_0 ... t_{k-1}): close to 1 once
     the haze is gone. `haze` is the airlight and the prior's omega (haze_of); `warm[k]` (a previous
-    frame's stage-k state) warm-starts stage k."""
+    frame's, or with `other_photo` another photo's, stage-k state) warm-starts stage k."""
     from net.dehaze import dehaze
     from utils.haze import dcp_transmission
     from utils.image_io import resize, working_shape
@@ -133,8 +137,8 @@ def dehaze_stages(cfg: Config, image: np.ndarray, haze: tuple[np.ndarray, float]
         start_from = warm[k] if warm and k < len(warm) else None
         if start_from is None and cfg.stage_warm_start and results:
             start_from = results[-1].state
-        r = dehaze(current, stage_settings(cfg, k, n, f"{name}stage {k}"), device, airlight=prior,
-                   t_prior=t_prior, warm=start_from)
+        settings = stage_settings(cfg, k, n, f"{name}stage {k}", other_photo and bool(warm) and k < len(warm))
+        r = dehaze(current, settings, device, airlight=prior, t_prior=t_prior, warm=start_from)
         if k == 0:
             prior = r.A if cfg.airlight == "learned" else r.airlight  # stage 0's airlight: the later stages' prior
         t_done = t_done * resize(r.t, work)
@@ -495,12 +499,14 @@ def run_video(cfg: Config) -> RunResult | None:
     return result
 
 
-def run(cfg: Config) -> RunResult:
-    """Dehaze one image as `cfg` says, in cfg.stages stages; every output goes to a fresh run folder."""
+def run(cfg: Config, folder_nets: dict | None = None) -> RunResult:
+    """Dehaze one image as `cfg` says, in cfg.stages stages; every output goes to a fresh run folder.
+    `folder_nets` (a folder run's FOLDER_WARM_START) holds the previous photo's nets to start from, and gets
+    this photo's."""
     from net import precision
     from utils import checkpoint
     from utils.device import environment, pick_device, seed_everything, threads_used
-    from utils.image_io import load_image, save_image, save_input_copy
+    from utils.image_io import BackgroundWriter, load_image, save_image, save_input_copy
     from utils.metrics import psnr, ssim
     from utils.plotting import plot_curves, side_by_side
     from utils.run_folder import finish_run, new_run_dir
@@ -528,7 +534,9 @@ def run(cfg: Config) -> RunResult:
     stages: list[dict] = []
     histories: dict[str, dict[str, list[float]]] = {}
     outputs, transmission = [], None
-    for k, r in enumerate(dehaze_stages(run_cfg, image, (airlight, omega), iters, device)):
+    warm = folder_nets.get("warm") if folder_nets is not None else None
+    for k, r in enumerate(dehaze_stages(run_cfg, image, (airlight, omega), iters, device, warm,
+                                                 other_photo=True)):
         if cfg.stages > 1:
             save_image(run_dir / f"stage{k}_J.png", r.J)
             save_image(run_dir / f"stage{k}_t.png", r.t)
@@ -547,12 +555,17 @@ def run(cfg: Config) -> RunResult:
         stages.append(info)
         histories[f"stage {k}"] = r.loop.history
         outputs.append(r.J)
-    save_image(run_dir / "dehazed.png", outputs[-1])
-    save_image(run_dir / "transmission.png", transmission)
-    panels = [image] + outputs[:2]
-    titles = ["original", "single dehaze", "double dehaze"][: len(panels)]
-    side_by_side(panels, titles, run_dir / "figure.png")
-    plot_curves(histories, run_dir / "curves.png")
+        if folder_nets is not None:
+            folder_nets.setdefault("next", []).append(r.state)
+    if folder_nets is not None:
+        folder_nets["warm"] = folder_nets.pop("next", None) or warm
+    with BackgroundWriter() as save:  # the PNGs are compressed while the figures are drawn
+        save(run_dir / "dehazed.png", outputs[-1])
+        save(run_dir / "transmission.png", transmission)
+        panels = [image] + outputs[:2]
+        titles = ["original", "single dehaze", "double dehaze"][: len(panels)]
+        side_by_side(panels, titles, run_dir / "figure.png")
+        plot_curves(histories, run_dir / "curves.png")
     final: dict = {"stage": len(outputs) - 1}
     if gt is not None:  # the last stage's scores are the final ones
         final.update(psnr_gt=stages[-1]["psnr_gt"], ssim_gt=stages[-1]["ssim_gt"], **hazy_scores)
@@ -578,7 +591,8 @@ def main(argv: list[str] | None = None) -> RunResult:
         if cfg.video:
             return run_video(cfg)
         if is_batch(cfg.input):
-            return run_batch(cfg, "dehaze", run, batch_metrics)
+            folder_nets = {} if cfg.folder_warm_start else None
+            return run_batch(cfg, "dehaze", lambda one: run(one, folder_nets), batch_metrics)
         return run(cfg)
 
 

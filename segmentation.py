@@ -44,7 +44,8 @@ GABOR = False  # texture mask: add Gabor filter-bank energies (4 orientations x 
 MASK_HINT_WEIGHT = 1.0  # step 2: weight of the mask's agreement with the hints on hinted pixels
 REG_NOISE = 0.0  # std of the per-iteration jitter of the noise inputs
 # --- optimisation
-STEP1_ITERS = 250  # step 1: layers fit inside their hints, mask fits the hints
+STEP1_ITERS = 80  # step 1: layers fit inside their hints, mask fits the hints (the cut's labels need no more)
+MULTI_ITER_FACTOR = 3.0  # METHOD=multi, 3+ layers: step 1 runs STEP1_ITERS x this (labels from its mask, no cut)
 STEP2_ITERS = 0  # step 2: reconstruction, hints for a while, increasing mask sharpening (the cut labels need none)
 HINT_ITERS = 300  # step-2 iterations that keep the hint losses
 SHARPEN_WEIGHT = 0.02  # weight of the binarisation (2 layers) or entropy (softmax) loss at full ramp
@@ -76,7 +77,8 @@ PROGRESS = True  # show progress bars
 THREADS = 0  # CPU threads (0 = this run's share of the cores among the runs alive on this machine)
 
 PRESETS = {"paper": {"step1_iters": 2000, "step2_iters": 4000, "hint_iters": 1000, "sharpen_ramp": 1000,
-                     "max_side": 800, "mask_input": "noise", "lr": 0.001}}
+                     "max_side": 800, "mask_input": "noise", "lr": 0.001,
+                     "multi_iter_factor": 1.0}}
 
 
 def resolve_hints(cfg: Config, image: np.ndarray, n: int
@@ -123,11 +125,11 @@ def resolve_hints(cfg: Config, image: np.ndarray, n: int
 
 def resolve_truth(cfg: Config, shape: tuple[int, int], n: int) -> np.ndarray | None:
     """Ground-truth labels (0 = background ... n-1 = foreground) for IoU, or None."""
-    from utils.image_io import beside, load_image, resize
+    from utils.image_io import beside, load_grey, resize
     path = beside(cfg.input, "_truth.png") if cfg.truth == "auto" else cfg.truth
     if not path:
         return None
-    grey = load_image(path, "truth image").mean(axis=2)
+    grey = load_grey(path, "truth image")
     if grey.shape != shape:
         grey = resize(grey, shape)
     # labels are stored as evenly spaced grey levels: 0 = background ... 255 = foreground
@@ -141,9 +143,10 @@ def output_bytes(cfg: Config, shape: tuple[int, int]) -> int:
     return (6 + 3 * cfg.layers * pairs) * shape[0] * shape[1] * 3
 
 
-def save_layers(run_dir: Path, names: list[str], hints: list[np.ndarray], seg) -> None:
-    """Every layer, soft mask channel and hint of one segmentation."""
+def save_layers(run_dir: Path, names: list[str], hints: list[np.ndarray], seg, save=None) -> None:
+    """Every layer, soft mask channel and hint of one segmentation (written by `save`, else save_image)."""
     from utils.image_io import save_image
+    save_image = save or save_image
     for name, layer, soft, hint in zip(names, seg.layers, seg.soft, hints, strict=True):
         save_image(run_dir / f"{name}_layer.png", layer)
         save_image(run_dir / f"{name}_hint.png", hint)
@@ -174,19 +177,20 @@ class Job:
                   softmax: bool = False, tag: str = "", fixed: list[np.ndarray] | None = None) -> tuple[object, dict]:
         """One Double-DIP run (fg vs bg); writes its outputs to run_dir; returns (segmentation, summary)."""
         from net.segment import segment
-        from utils.image_io import save_image
+        from utils.image_io import BackgroundWriter
         from utils.metrics import iou
         from utils.plotting import overlay, plot_curves
         rounds = self.cfg.box_rounds if self.box is not None and fixed is not None else 1
         seg = segment(self.image, hints, self.settings(softmax=softmax, name=tag or "double-dip", cut_rounds=rounds),
                       self.device, fixed)
         fg = seg.labels == 0
-        save_layers(run_dir, names, hints, seg)
-        save_image(run_dir / "soft_mask.png", seg.soft[0])
-        save_image(run_dir / "refined_mask.png", seg.refined[0])
-        save_image(run_dir / "mask.png", fg.astype(np.uint8) * 255)
-        save_image(run_dir / "overlay.png", overlay(self.image, fg.astype(np.uint8) * 2))
-        plot_curves({k: r.history for k, r in seg.steps.items()}, run_dir / "curves.png")
+        with BackgroundWriter() as save:  # the PNGs are compressed while the curves are drawn
+            save_layers(run_dir, names, hints, seg, save)
+            save(run_dir / "soft_mask.png", seg.soft[0])
+            save(run_dir / "refined_mask.png", seg.refined[0])
+            save(run_dir / "mask.png", fg.astype(np.uint8) * 255)
+            save(run_dir / "overlay.png", overlay(self.image, fg.astype(np.uint8) * 2))
+            plot_curves({k: r.history for k, r in seg.steps.items()}, run_dir / "curves.png")
         summary = {"steps": step_summary(seg), "interrupted": seg.interrupted,
                    "foreground_fraction": float(fg.mean())}
         if truth is not None:
@@ -227,7 +231,9 @@ class Job:
         from net.segment import segment
         from utils.plotting import plot_curves
         n = self.cfg.layers
-        seg = segment(self.image, self.hints, self.settings(softmax=True, name=f"{n}-layer"), self.device)
+        iters = round(self.cfg.step1_iters * self.cfg.multi_iter_factor)
+        seg = segment(self.image, self.hints, self.settings(softmax=True, name=f"{n}-layer", step1_iters=iters),
+                      self.device)
         labels = (n - 1 - seg.labels).astype(np.uint8)
         save_layers(self.run_dir, self.names, self.hints, seg)
         plot_curves({k: r.history for k, r in seg.steps.items()}, self.run_dir / "curves.png")
@@ -274,6 +280,8 @@ def validate(cfg: Config) -> None:
                         "from 0 to 1")
     if len(cfg.channels) < 1 or min(cfg.channels) < 1:
         raise UserError(f"--channels={cfg.channels}: give a list of positive channel counts, e.g. [8,16,32]")
+    if cfg.multi_iter_factor <= 0:
+        raise UserError(f"--multi_iter_factor={cfg.multi_iter_factor}: give a positive factor (1 = STEP1_ITERS as set)")
     from utils.batch import check_batch, is_batch
     if is_batch(cfg.input):
         one_file = {f"--{k}": bool(getattr(cfg, k)) for k in ("fg_hint", "bg_hint", "mg_hint", "resume")}

@@ -119,14 +119,14 @@ def load_hint(cfg: Config, first: str, shape: tuple[int, int], several: bool) ->
     """The watermark hint (1 = the mark may be here), centre-cropped to the images' size; all ones with
     HINT="" (several images only: one image and no hint leaves nothing to tell the mark from the photo)."""
     from utils.errors import UserError
-    from utils.image_io import beside, load_image
+    from utils.image_io import beside, load_grey
     path = beside(first, "_hint.png") if cfg.hint == "auto" else cfg.hint
     if not path:
         if not several:
             raise UserError("--task=watermark with one image needs a hint of the mark's area (--hint=mask.png, "
                             "white where the mark may be), or give several images with the same mark")
         return "", np.ones(shape, np.float32)
-    hint = load_image(path, "watermark hint (--hint)").mean(axis=2)
+    hint = load_grey(path, "watermark hint (--hint)")
     if hint.shape[0] < shape[0] or hint.shape[1] < shape[1]:
         raise UserError(f"--hint is {hint.shape[1]}x{hint.shape[0]}, smaller than the images ({shape[1]}x{shape[0]})")
     hint = (centre_crop(hint, shape) > 0.5).astype(np.float32)

@@ -49,6 +49,21 @@ def test_glob_input_runs_the_matching_images_only(folder, tmp_path):
     assert all((batch / r["run"] / "dehazed.png").is_file() for r in rows)
 
 
+@pytest.mark.parametrize("warm", [False, True])
+def test_folder_warm_start_starts_each_photo_from_the_previous_ones_nets(warm, folder, tmp_path, monkeypatch):
+    import net.dehaze
+    starts, dehaze = [], net.dehaze.dehaze
+
+    def spy(image, s, device, warm=None, **kw):
+        starts.append((warm is not None, s.retarget_t))
+        return dehaze(image, s, device, warm=warm, **kw)
+    monkeypatch.setattr(net.dehaze, "dehaze", spy)
+    run_script("dehazing_system", [f"--input={folder}/[ab].png", f"--output_dir={tmp_path / 'o'}",
+                                   f"--folder_warm_start={warm}", *DEHAZE])
+    # a warm start from another photo shifts t to the new photo's prior (retarget)
+    assert starts == ([(False, False), (True, True)] if warm else [(False, False), (False, False)])
+
+
 @pytest.mark.parametrize("args", [["--fg_hint=x.png"], ["--truth=x.png"]])
 def test_one_file_settings_with_a_folder_are_one_line_and_exit_2(args, folder, tmp_path):
     code, _, err = run_cli("segmentation", [f"--input={folder}", *args, f"--output_dir={tmp_path / 'o'}", *SEG])
