@@ -85,8 +85,9 @@ def resolve_hints(cfg: Config, image: np.ndarray, n: int
                   ) -> tuple[list[str], list[np.ndarray], list[np.ndarray], tuple[int, int, int, int] | None]:
     """Hints in layer order (fg first) from HINTS, the user's masks and BOX, as (names, the hints the nets
     learn from, the hints the labels keep, the box in pixels or None). X_fg_hint.png etc. and X_box.txt
-    beside the input are used automatically with HINTS=auto. The user's masks are sure; a box fixes its
-    outside as background and lets the foreground layer learn from its inside (utils.hints.box_hints)."""
+    beside the input are used automatically with HINTS=auto. The user's masks are sure; automatic hints
+    (histogram, saliency) are guesses: the nets learn from them, the labels may overrule them. A box fixes
+    its outside as background and lets the foreground layer learn from its inside (utils.hints.box_hints)."""
     from utils.errors import UserError
     from utils.hints import box_hints, layer_names, make_hints, parse_box, validate_hints
     from utils.image_io import beside, load_mask
@@ -103,8 +104,9 @@ def resolve_hints(cfg: Config, image: np.ndarray, n: int
             box = box_file.read_text().strip()
         method = "histogram"
     if not box:
-        hints = make_hints(image, method, n, {k: v for k, v in user.items() if k in names and v})
-        return names, [hints[k] for k in names], [hints[k] for k in names], None
+        mine = {k: v for k, v in user.items() if k in names and v}
+        hints = make_hints(image, method, n, mine)
+        return names, [hints[k] for k in names], [hints[k] if k in mine else 0 * hints[k] for k in names], None
     if n != 2:
         raise UserError("--box marks one object: it needs --layers=2 (give masks for three layers)")
     shape = image.shape[:2]
@@ -166,6 +168,7 @@ class Job:
                  truth: np.ndarray | None, run_dir: Path) -> None:
         self.cfg, self.device, self.image = cfg, device, image
         self.names, self.hints, self.truth, self.run_dir = names, hints, truth, run_dir
+        self.fixed = hints  # the hints the labels keep (resolve_hints): the user's, not automatic ones
         self.box: tuple[int, int, int, int] | None = None  # a box's hints are in hints and fixed
 
     def settings(self, **extra: object):  # -> net.segment.SegmentSettings
@@ -205,12 +208,13 @@ class Job:
         from net.segment import fuse_paper, fuse_vote
         from utils.image_io import save_image
         pairs = {("fg", "bg"): (2, 0), ("mg", "bg"): (1, 0), ("fg", "mg"): (2, 1)}
-        h = dict(zip(self.names, self.hints, strict=True))
+        h, f = dict(zip(self.names, self.hints, strict=True)), dict(zip(self.names, self.fixed, strict=True))
         masks, runs, layers = {}, {}, {}
         for (a, b), labs in pairs.items():
             sub = self.run_dir / f"pair_{a}_{b}"
             sub.mkdir()
-            seg, runs[f"{a}_{b}"] = self.two_layer([a, b], [h[a], h[b]], sub, None, tag=f"{a} vs {b}")
+            seg, runs[f"{a}_{b}"] = self.two_layer([a, b], [h[a], h[b]], sub, None, tag=f"{a} vs {b}",
+                                                   fixed=[f[a], f[b]])
             masks[labs] = (seg.labels == 0).astype(np.float32) if self.cfg.cut else seg.refined[0]
             for name, layer in zip((a, b), seg.layers, strict=True):
                 layers.setdefault(name, layer)  # fg and bg from the (fg, bg) run, mg from (mg, bg)
@@ -233,7 +237,7 @@ class Job:
         n = self.cfg.layers
         iters = round(self.cfg.step1_iters * self.cfg.multi_iter_factor)
         seg = segment(self.image, self.hints, self.settings(softmax=True, name=f"{n}-layer", step1_iters=iters),
-                      self.device)
+                      self.device, self.fixed)
         labels = (n - 1 - seg.labels).astype(np.uint8)
         save_layers(self.run_dir, self.names, self.hints, seg)
         plot_curves({k: r.history for k, r in seg.steps.items()}, self.run_dir / "curves.png")
@@ -316,7 +320,7 @@ def run(cfg: Config) -> RunResult:
     start = time.time()
     save_input_copy(run_dir, image)
     job = Job(cfg.replace(precision=resolved), device, image, names, hints, truth, run_dir)
-    job.box = box
+    job.fixed, job.box = fixed, box
     report: list[str] = []
     if cfg.layers == 2:
         _, summary = job.two_layer(names, hints, run_dir, truth, softmax=cfg.method == "multi", fixed=fixed)

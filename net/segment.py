@@ -17,7 +17,7 @@ from net.noise import jitter, noise_input
 from net.precision import autocast
 from net.skip import skip
 from utils.colour import colour_loglik
-from utils.graphcut import binary_cut, grabcut
+from utils.graphcut import binary_cut, expansion_cut, grabcut
 from utils.guided import guided_upsample, scaled_radius
 from utils.image_io import crop, pad_to_multiple, resize, to_batch, to_uint8, working_shape
 from utils.texture import texture_features
@@ -150,17 +150,17 @@ class _Model:
                       code.contiguous(memory_format=torch.channels_last), feats)
 
     def mask_at(self, image: np.ndarray, work: tuple[int, int]) -> np.ndarray | None:
-        """A texture mask's first-layer probability for `image` at its own size (None for a mask DIP): the
-        classifier is per pixel, so it answers at any size given the same statistics, windows scaled by
-        the size's ratio to the working size `work`."""
+        """A texture mask's layer probabilities (HxWxK) for `image` at its own size (None for a mask DIP):
+        the classifier is per pixel, so it answers at any size given the same statistics, windows scaled
+        by the size's ratio to the working size `work`."""
         if self.mask_net is None:
             return None
         zoom = max(image.shape[:2]) / max(work)
         f = torch.from_numpy(texture_features(image, gabor=self.s.gabor, zoom=zoom))[None].to(self.device)
         with torch.no_grad():
             raw = self.mask_net(f).float()
-        p = torch.sigmoid(raw) if self.binary else torch.softmax(raw, 1)
-        return p[0, 0].cpu().numpy()
+        p = torch.cat([torch.sigmoid(raw), torch.sigmoid(-raw)], 1) if self.binary else torch.softmax(raw, 1)
+        return p[0].permute(1, 2, 0).cpu().numpy()
 
     def forward(self, lv: _Level, knobs: Knobs) -> tuple[list[torch.Tensor], torch.Tensor, torch.Tensor,
                                                           torch.Tensor]:
@@ -306,6 +306,8 @@ def _finish(image: np.ndarray, hints: list[np.ndarray], fixed: list[np.ndarray],
                        for y in best["layers"]])
     if len(hints) == 2 and s.cut:
         labels = np.logical_not(cut_labels(image, hints, fixed, soft[:, :, 0], layers, s, mask_at)).view(np.uint8)
+    elif s.cut:
+        labels = multi_cut_labels(image, hints, fixed, soft, layers, s, mask_at)
     else:
         labels = np.empty(full, np.uint8)
         for y in range(0, full[0], 512):  # in strips: no full-size temporaries for a huge photo
@@ -355,7 +357,7 @@ def cut_labels(image: np.ndarray, hints: list[np.ndarray], fixed: list[np.ndarra
     errors = [cv2.GaussianBlur(np.abs(img - resize(y, shape).astype(np.float32) / 255).sum(axis=2), (0, 0), sigma)
               for y in layers]  # the 8-bit layers shrunk first: a huge photo's float copies would cost gigabytes
     at_cut = mask_at(img) if mask_at is not None else None  # None: no texture mask to evaluate at this size
-    p = np.clip(at_cut if at_cut is not None else resize(soft_fg, shape), 1e-4, 1 - 1e-4)
+    p = np.clip(at_cut[:, :, 0] if at_cut is not None else resize(soft_fg, shape), 1e-4, 1 - 1e-4)
     weights = (s.cut_layers, s.cut_mask)
     if s.cut_rounds > 1:  # a box: the foreground layer and the mask learned its whole inside, background too;
         # the background layer, grown from the outside, still tells which pixels inside are background: its
@@ -378,6 +380,42 @@ def cut_labels(image: np.ndarray, hints: list[np.ndarray], fixed: list[np.ndarra
             break
         fg, bg = labels, ~labels
     return _to_full(image, img, labels, s)
+
+
+def multi_cut_labels(image: np.ndarray, hints: list[np.ndarray], fixed: list[np.ndarray], soft: np.ndarray,
+                     layers: np.ndarray, s: SegmentSettings,
+                     mask_at: Callable[[np.ndarray], np.ndarray | None] | None = None) -> np.ndarray:
+    """The labels (HxW uint8, layer index) of a K > 2 layer segmentation: cut_labels's layered energy (each
+    layer's reconstruction error, its hint's colours, the mask's log-probability, GrabCut's boundary term)
+    minimised over K labels by alpha-expansion (utils.graphcut.expansion_cut) at up to cut_max_side
+    pixels, the `fixed` pixels held; carried to full size by a guided filter of each label's indicator."""
+    full, k = image.shape[:2], len(hints)
+    shape = working_shape(full, s.cut_max_side)
+    img = resize(image, shape)
+    learn = [resize(np.asarray(h, np.float32), shape) > 0.5 for h in hints]
+    sure = np.full(shape, -1, np.int64)
+    for layer, f in enumerate(fixed):
+        sure[resize(np.asarray(f, np.float32), shape) > 0.5] = layer
+    sigma = max(1.0, 0.004 * max(shape))
+    errors = [cv2.GaussianBlur(np.abs(img - resize(y, shape).astype(np.float32) / 255).sum(axis=2), (0, 0), sigma)
+              for y in layers]
+    at_cut = mask_at(img) if mask_at is not None else None
+    p = np.clip(at_cut if at_cut is not None else resize(soft, shape).reshape(shape + (k,)), 1e-4, 1.0)
+    ll = [colour_loglik(img, h) for h in learn]
+    pairs = [(a, b) for a in range(k) for b in range(a + 1, k)]
+    colour_weight = s.cut_colour * float(np.mean([separability([ll[a], ll[b]], learn[a], learn[b])
+                                                  for a, b in pairs]))
+    costs = np.stack([s.cut_layers * e - colour_weight * c - s.cut_mask * np.log(p[:, :, j])
+                      for j, (e, c) in enumerate(zip(errors, ll, strict=True))], axis=2)
+    labels = expansion_cut(img, costs, sure, s.cut_smooth)
+    if shape == full:
+        return labels.astype(np.uint8)
+    onehot = np.stack([labels == j for j in range(k)], axis=2).astype(np.float32)
+    up = guided_upsample(image, img, onehot, scaled_radius(shape, s.guided_radius), s.guided_eps)
+    out = np.empty(full, np.uint8)
+    for y in range(0, full[0], 512):  # in strips: no full-size temporaries for a huge photo
+        out[y:y + 512] = np.argmax(up[y:y + 512].reshape(-1, full[1], k), axis=2)
+    return out
 
 
 def band_prior(sure_fg: np.ndarray, sure_bg: np.ndarray, full_width: float = 0.1, no_width: float = 0.2

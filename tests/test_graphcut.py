@@ -49,3 +49,47 @@ def test_grabcut_splits_a_box_and_declines_without_background():
     fg = grabcut(img, np.zeros_like(outside), outside)
     assert fg is not None and fg[12:28, 22:38].all() and not fg[outside].any() and not fg[6:9, 16:19].any()
     assert grabcut(img, np.zeros_like(outside), np.zeros_like(outside)) is None  # a box over the whole image
+
+
+def test_expansion_reaches_a_labelling_no_single_expansion_move_improves():
+    """Alpha-expansion's guarantee, checked by brute force on a 3x3 grid with 3 labels: from its result,
+    no set of pixels switching to any one label lowers the Potts energy (and it is within the factor 2 of
+    the global minimum that guarantee implies for a Potts model)."""
+    import itertools
+
+    from utils.graphcut import boundary_weights, expansion_cut, potts_energy
+    rng = np.random.default_rng(3)
+    image = rng.random((3, 3, 3)).astype(np.float32)
+    costs = rng.random((3, 3, 3)) * 2
+    sure = np.full((3, 3), -1)
+    sure[0, 0] = 2
+    smooth = 0.8
+    labels = expansion_cut(image, costs, sure, smooth)
+    weights = boundary_weights(image)
+    energy = potts_energy(costs, labels, smooth, weights)
+    assert labels[0, 0] == 2
+    free = [(y, x) for y in range(3) for x in range(3) if sure[y, x] < 0]
+    for alpha in range(3):
+        movable = [p for p in free if labels[p] != alpha]
+        for k in range(1, len(movable) + 1):
+            for subset in itertools.combinations(movable, k):
+                moved = labels.copy()
+                for p in subset:
+                    moved[p] = alpha
+                assert potts_energy(costs, moved, smooth, weights) >= energy - 1e-2
+    best = min(potts_energy(costs, np.array(c).reshape(3, 3), smooth, weights)
+               for c in itertools.product(range(3), repeat=9) if c[0] == 2)
+    assert energy <= 2 * best + 1e-2
+
+
+def test_expansion_splits_three_colour_regions_along_their_edges():
+    from utils.graphcut import expansion_cut
+    image = np.zeros((30, 45, 3), np.float32)
+    image[:, 15:30], image[:, 30:] = 0.5, 1.0
+    truth = np.repeat(np.arange(3), 15)[None].repeat(30, 0)
+    rng = np.random.default_rng(0)
+    costs = np.stack([np.abs(image[:, :, 0] - v) for v in (0.0, 0.5, 1.0)], 2) + rng.random((30, 45, 3)) * 1.5
+    sure = np.full((30, 45), -1)
+    noisy = np.argmin(costs, 2)
+    assert (noisy != truth).mean() > 0.05  # the costs alone are speckled
+    assert np.array_equal(expansion_cut(image, costs, sure, smooth=2.0), truth)

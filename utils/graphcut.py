@@ -34,9 +34,11 @@ def boundary_weights(image: np.ndarray) -> list[tuple[int, int, np.ndarray]]:
 
 
 def binary_cut(image: np.ndarray, fg_cost: np.ndarray, bg_cost: np.ndarray, fixed_fg: np.ndarray,
-               fixed_bg: np.ndarray, smooth: float) -> np.ndarray:
+               fixed_bg: np.ndarray, smooth: float,
+               weights: list[tuple[int, int, np.ndarray]] | None = None) -> np.ndarray:
     """The foreground mask minimising sum(fg_cost where foreground, bg_cost where background) + smooth x
-    the boundary term, with `fixed_fg` / `fixed_bg` pixels held at their labels (e.g. sure hints)."""
+    the boundary term, with `fixed_fg` / `fixed_bg` pixels held at their labels (e.g. sure hints).
+    `weights`: the boundary term's (boundary_weights(image) unless given)."""
     h, w = fg_cost.shape
     free = ~(fixed_fg | fixed_bg)
     n = int(free.sum())
@@ -47,7 +49,7 @@ def binary_cut(image: np.ndarray, fg_cost: np.ndarray, bg_cost: np.ndarray, fixe
     source, sink = n, n + 1  # source side = foreground
     to_sink, from_source = fg_cost[free].astype(np.float64), bg_cost[free].astype(np.float64)
     rows, cols, caps = [], [], []
-    for dy, dx, weight in boundary_weights(image):
+    for dy, dx, weight in boundary_weights(image) if weights is None else weights:
         a, b = _pairs((h, w), dy, dx)
         wgt = smooth * weight
         fa, fb = free[a], free[b]
@@ -98,3 +100,56 @@ def grabcut(image: np.ndarray, sure_fg: np.ndarray, sure_bg: np.ndarray, iters: 
     except cv2.error:
         return None
     return (mask == cv2.GC_FGD) | (mask == cv2.GC_PR_FGD)
+
+
+def potts_energy(costs: np.ndarray, labels: np.ndarray, smooth: float,
+                 weights: list[tuple[int, int, np.ndarray]]) -> float:
+    """sum of each pixel's cost of its label + smooth x the boundary weights of neighbours labelled apart."""
+    unary = float(np.take_along_axis(costs, labels[:, :, None].astype(np.intp), 2).sum())
+    pairwise = 0.0
+    for dy, dx, weight in weights:
+        a, b = _pairs(labels.shape, dy, dx)
+        pairwise += float(weight[labels[a] != labels[b]].sum())
+    return unary + smooth * pairwise
+
+
+def expansion_cut(image: np.ndarray, costs: np.ndarray, sure: np.ndarray, smooth: float,
+                  rounds: int = 3) -> np.ndarray:
+    """Labels (HxW) for K > 2 layers minimising sum(costs[..., label]) + smooth x the boundary term counted
+    between neighbours with different labels (a Potts model), by alpha-expansion (Boykov, Veksler & Zabih,
+    PAMI 2001): for each label in turn, the exact min cut of "take this label or keep yours", kept when it
+    lowers the energy, for `rounds` sweeps or until none does. `sure` (HxW, -1 where free) holds pixels at
+    their labels. A move between two free neighbours with different labels, neither taking the new one,
+    costs a full boundary either way; it is split into half an edge and half a cost of keeping on each
+    (exact for that move); beside a held pixel of another label keeping costs the same as moving."""
+    weights = boundary_weights(image)
+    costs = costs - costs.min(axis=2, keepdims=True)  # the same minimiser, and no negative capacities
+    held = sure >= 0
+    labels = np.where(held, sure, np.argmin(costs, axis=2)).astype(np.intp)
+    energy = potts_energy(costs, labels, smooth, weights)
+    for _ in range(rounds):
+        improved = False
+        for alpha in range(costs.shape[2]):
+            is_alpha = labels == alpha
+            free = ~is_alpha & ~held
+            if not free.any():
+                continue
+            keep = np.take_along_axis(costs, labels[:, :, None], 2)[:, :, 0].astype(np.float64)
+            scaled = []
+            for dy, dx, weight in weights:
+                a, b = _pairs(labels.shape, dy, dx)
+                apart = (labels[a] != labels[b]) & ~is_alpha[a] & ~is_alpha[b]
+                both_free = apart & free[a] & free[b]
+                half = 0.5 * smooth * weight * both_free
+                keep[a] += half
+                keep[b] += half
+                scaled.append((dy, dx, np.where(both_free, 0.5 * weight, np.where(apart, 0.0, weight))))
+            take = binary_cut(image, costs[:, :, alpha].astype(np.float64), keep, is_alpha, held & ~is_alpha,
+                              smooth, scaled)
+            proposal = np.where(take, alpha, labels)
+            e = potts_energy(costs, proposal, smooth, weights)
+            if e < energy - 1e-6 * max(1.0, abs(energy)):
+                labels, energy, improved = proposal, e, True
+        if not improved:
+            break
+    return labels
