@@ -164,8 +164,7 @@ def main(argv: list[str] | None = None) -> int:
         lines += folder_throughput(work, common, a.quick)
         out = Path(a.out).with_name("photos_folder.md")
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text("\n".join(lines))
+        out.write_text("\n".join(lines))
         print("\n".join(lines))
         return 0
     for script in a.scripts.split(","):
