@@ -65,7 +65,7 @@ GUIDED_RADIUS = 0.03  # guided-filter radius for t, as a fraction of the longest
 GUIDED_EPS = 0.001  # guided-filter regularisation
 T_MIN = 0.1  # the final t is clipped to [T_MIN, 1]
 STAGE_WARM_START = True  # stage k+1 starts from stage k's nets (t shifted to its new prior) instead of afresh
-FOLDER_WARM_START = False  # a folder run: each photo starts from the previous photo's nets (no gain measured)
+FOLDER_WARM_START = False  # a folder run: each photo starts from the previous photo's nets (measured: no faster)
 # --- run
 PRESET = ""  # paper: Figure 3c, two stages of 1000 then 3000 iterations; paper_single: one stage of 4000
 DEVICE = "auto"  # auto (cuda, then mps, then cpu), cpu, cuda, cuda:N, mps
