@@ -45,7 +45,7 @@ MASK_HINT_WEIGHT = 1.0  # step 2: weight of the mask's agreement with the hints 
 REG_NOISE = 0.0  # std of the per-iteration jitter of the noise inputs
 # --- optimisation
 STEP1_ITERS = 80  # step 1: layers fit inside their hints, mask fits the hints (the cut's labels need no more)
-MULTI_ITER_FACTOR = 3.0  # METHOD=multi, 3+ layers: step 1 runs STEP1_ITERS x this (labels from its mask, no cut)
+MULTI_ITER_FACTOR = 3.0  # METHOD=multi, 3+ layers: step 1 runs STEP1_ITERS x this (one softmax mask, N layers)
 STEP2_ITERS = 0  # step 2: reconstruction, hints for a while, increasing mask sharpening (the cut labels need none)
 HINT_ITERS = 300  # step-2 iterations that keep the hint losses
 SHARPEN_WEIGHT = 0.02  # weight of the binarisation (2 layers) or entropy (softmax) loss at full ramp

@@ -353,9 +353,7 @@ def cut_labels(image: np.ndarray, hints: list[np.ndarray], fixed: list[np.ndarra
         labels = grabcut(img, sure_fg, sure_bg, s.cut_rounds)
         if labels is not None and min(labels.sum(), (~labels).sum()) >= least:
             return _to_full(image, img, labels, s)
-    sigma = max(1.0, 0.004 * max(shape))
-    errors = [cv2.GaussianBlur(np.abs(img - resize(y, shape).astype(np.float32) / 255).sum(axis=2), (0, 0), sigma)
-              for y in layers]  # the 8-bit layers shrunk first: a huge photo's float copies would cost gigabytes
+    errors = layer_errors(img, layers)
     at_cut = mask_at(img) if mask_at is not None else None  # None: no texture mask to evaluate at this size
     p = np.clip(at_cut[:, :, 0] if at_cut is not None else resize(soft_fg, shape), 1e-4, 1 - 1e-4)
     weights = (s.cut_layers, s.cut_mask)
@@ -382,6 +380,16 @@ def cut_labels(image: np.ndarray, hints: list[np.ndarray], fixed: list[np.ndarra
     return _to_full(image, img, labels, s)
 
 
+def layer_errors(img: np.ndarray, layers: np.ndarray) -> list[np.ndarray]:
+    """Each layer's reconstruction error of `img` (the cut's size), summed over colours and Gaussian-averaged
+    over a few pixels. The 8-bit full-size layers are shrunk first: a huge photo's float copies would cost
+    gigabytes."""
+    shape = img.shape[:2]
+    sigma = max(1.0, 0.004 * max(shape))
+    return [cv2.GaussianBlur(np.abs(img - resize(y, shape).astype(np.float32) / 255).sum(axis=2), (0, 0), sigma)
+            for y in layers]
+
+
 def multi_cut_labels(image: np.ndarray, hints: list[np.ndarray], fixed: list[np.ndarray], soft: np.ndarray,
                      layers: np.ndarray, s: SegmentSettings,
                      mask_at: Callable[[np.ndarray], np.ndarray | None] | None = None) -> np.ndarray:
@@ -396,9 +404,7 @@ def multi_cut_labels(image: np.ndarray, hints: list[np.ndarray], fixed: list[np.
     sure = np.full(shape, -1, np.int64)
     for layer, f in enumerate(fixed):
         sure[resize(np.asarray(f, np.float32), shape) > 0.5] = layer
-    sigma = max(1.0, 0.004 * max(shape))
-    errors = [cv2.GaussianBlur(np.abs(img - resize(y, shape).astype(np.float32) / 255).sum(axis=2), (0, 0), sigma)
-              for y in layers]
+    errors = layer_errors(img, layers)
     at_cut = mask_at(img) if mask_at is not None else None
     p = np.clip(at_cut if at_cut is not None else resize(soft, shape).reshape(shape + (k,)), 1e-4, 1.0)
     ll = [colour_loglik(img, h) for h in learn]
