@@ -148,12 +148,12 @@ def output_bytes(cfg: Config, shape: tuple[int, int]) -> int:
 def save_layers(run_dir: Path, names: list[str], hints: list[np.ndarray], seg, save=None) -> None:
     """Every layer, soft mask channel and hint of one segmentation (written by `save`, else save_image)."""
     from utils.image_io import save_image
-    save_image = save or save_image
+    write = save or save_image
     for name, layer, soft, hint in zip(names, seg.layers, seg.soft, hints, strict=True):
-        save_image(run_dir / f"{name}_layer.png", layer)
-        save_image(run_dir / f"{name}_hint.png", hint)
+        write(run_dir / f"{name}_layer.png", layer)
+        write(run_dir / f"{name}_hint.png", hint)
         if len(names) > 2:
-            save_image(run_dir / f"{name}_soft_mask.png", soft)
+            write(run_dir / f"{name}_soft_mask.png", soft)
 
 
 def step_summary(seg) -> dict:
