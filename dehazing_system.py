@@ -535,6 +535,7 @@ def run(cfg: Config, folder_nets: dict | None = None) -> RunResult:
     histories: dict[str, dict[str, list[float]]] = {}
     outputs, transmission = [], None
     warm = folder_nets.get("warm") if folder_nets is not None else None
+    states = []  # each stage's nets: the next photo's start with FOLDER_WARM_START
     for k, r in enumerate(dehaze_stages(run_cfg, image, (airlight, omega), iters, device, warm,
                                                  other_photo=True)):
         if cfg.stages > 1:
@@ -555,10 +556,9 @@ def run(cfg: Config, folder_nets: dict | None = None) -> RunResult:
         stages.append(info)
         histories[f"stage {k}"] = r.loop.history
         outputs.append(r.J)
-        if folder_nets is not None:
-            folder_nets.setdefault("next", []).append(r.state)
+        states.append(r.state)
     if folder_nets is not None:
-        folder_nets["warm"] = folder_nets.pop("next", None) or warm
+        folder_nets["warm"] = states
     with BackgroundWriter() as save:  # the PNGs are compressed while the figures are drawn
         save(run_dir / "dehazed.png", outputs[-1])
         save(run_dir / "transmission.png", transmission)

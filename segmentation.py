@@ -162,28 +162,30 @@ def step_summary(seg) -> dict:
 
 
 class Job:
-    """One image's segmentation: its settings, device, image, hints (fg first), truth and run folder."""
+    """One image's segmentation: its settings, device, image, hints (fg first), the hints its labels keep
+    (resolve_hints: the user's, not automatic ones), truth, run folder and box (its hints are in both)."""
 
     def __init__(self, cfg: Config, device, image: np.ndarray, names: list[str], hints: list[np.ndarray],
-                 truth: np.ndarray | None, run_dir: Path) -> None:
+                 fixed: list[np.ndarray], truth: np.ndarray | None, run_dir: Path,
+                 box: tuple[int, int, int, int] | None) -> None:
         self.cfg, self.device, self.image = cfg, device, image
-        self.names, self.hints, self.truth, self.run_dir = names, hints, truth, run_dir
-        self.fixed = hints  # the hints the labels keep (resolve_hints): the user's, not automatic ones
-        self.box: tuple[int, int, int, int] | None = None  # a box's hints are in hints and fixed
+        self.names, self.hints, self.fixed, self.box = names, hints, fixed, box
+        self.truth, self.run_dir = truth, run_dir
 
     def settings(self, **extra: object):  # -> net.segment.SegmentSettings
         from net.segment import SegmentSettings
         from utils.config import settings_from
         return settings_from(SegmentSettings, self.cfg, **extra)
 
-    def two_layer(self, names: list[str], hints: list[np.ndarray], run_dir: Path, truth: np.ndarray | None,
-                  softmax: bool = False, tag: str = "", fixed: list[np.ndarray] | None = None) -> tuple[object, dict]:
-        """One Double-DIP run (fg vs bg); writes its outputs to run_dir; returns (segmentation, summary)."""
+    def two_layer(self, names: list[str], hints: list[np.ndarray], fixed: list[np.ndarray], run_dir: Path,
+                  truth: np.ndarray | None, softmax: bool = False, tag: str = "") -> tuple[object, dict]:
+        """One Double-DIP run (fg vs bg, the labels keeping `fixed`); writes its outputs to run_dir; returns
+        (segmentation, summary)."""
         from net.segment import segment
         from utils.image_io import BackgroundWriter
         from utils.metrics import iou
         from utils.plotting import overlay, plot_curves
-        rounds = self.cfg.box_rounds if self.box is not None and fixed is not None else 1
+        rounds = self.cfg.box_rounds if self.box is not None else 1  # (a box needs two layers)
         seg = segment(self.image, hints, self.settings(softmax=softmax, name=tag or "double-dip", cut_rounds=rounds),
                       self.device, fixed)
         fg = seg.labels == 0
@@ -213,8 +215,7 @@ class Job:
         for (a, b), labs in pairs.items():
             sub = self.run_dir / f"pair_{a}_{b}"
             sub.mkdir()
-            seg, runs[f"{a}_{b}"] = self.two_layer([a, b], [h[a], h[b]], sub, None, tag=f"{a} vs {b}",
-                                                   fixed=[f[a], f[b]])
+            seg, runs[f"{a}_{b}"] = self.two_layer([a, b], [h[a], h[b]], [f[a], f[b]], sub, None, tag=f"{a} vs {b}")
             masks[labs] = (seg.labels == 0).astype(np.float32) if self.cfg.cut else seg.refined[0]
             for name, layer in zip((a, b), seg.layers, strict=True):
                 layers.setdefault(name, layer)  # fg and bg from the (fg, bg) run, mg from (mg, bg)
@@ -319,11 +320,10 @@ def run(cfg: Config) -> RunResult:
           f"({'Double-DIP' if cfg.layers == 2 and cfg.method == 'system' else cfg.method}) on {device}")
     start = time.time()
     save_input_copy(run_dir, image)
-    job = Job(cfg.replace(precision=resolved), device, image, names, hints, truth, run_dir)
-    job.fixed, job.box = fixed, box
+    job = Job(cfg.replace(precision=resolved), device, image, names, hints, fixed, truth, run_dir, box)
     report: list[str] = []
     if cfg.layers == 2:
-        _, summary = job.two_layer(names, hints, run_dir, truth, softmax=cfg.method == "multi", fixed=fixed)
+        _, summary = job.two_layer(names, hints, fixed, run_dir, truth, softmax=cfg.method == "multi")
         if "iou_fg" in summary:
             report.append(f"foreground IoU {summary['iou_fg']:.3f} (hints alone {summary['iou_fg_hint_only']:.3f})")
     else:
