@@ -32,6 +32,7 @@ BG_HINT = ""  # background hint mask
 MG_HINT = ""  # middle-ground hint mask (three layers)
 BOX = ""  # x0,y0,x1,y1 around the object (pixels, or fractions of the size): outside is background
 BOX_ROUNDS = 10  # with a box: GrabCut iterations (OpenCV; 10, as its box mode is usually run)
+BOX_STARTS = 7  # with a box: GrabCut starts (the box's inner frame 0, 5 ... 30% as background), lowest energy kept
 TRUTH = "auto"  # label/mask image to score IoU against (auto: X_truth.png beside the input, "" = none)
 # --- system
 LAYERS = 2  # number of layers: 2 (foreground/background) or more
@@ -185,8 +186,10 @@ class Job:
         from utils.image_io import BackgroundWriter
         from utils.metrics import iou
         from utils.plotting import overlay, plot_curves
-        rounds = self.cfg.box_rounds if self.box is not None else 1  # (a box needs two layers)
-        seg = segment(self.image, hints, self.settings(softmax=softmax, name=tag or "double-dip", cut_rounds=rounds),
+        box = self.box is not None  # (a box needs two layers)
+        seg = segment(self.image, hints, self.settings(softmax=softmax, name=tag or "double-dip",
+                                                       cut_rounds=self.cfg.box_rounds if box else 1,
+                                                       cut_starts=self.cfg.box_starts if box else 1),
                       self.device, fixed)
         fg = seg.labels == 0
         with BackgroundWriter() as save:  # the PNGs are compressed while the curves are drawn
@@ -285,6 +288,8 @@ def validate(cfg: Config) -> None:
                         "from 0 to 1")
     if len(cfg.channels) < 1 or min(cfg.channels) < 1:
         raise UserError(f"--channels={cfg.channels}: give a list of positive channel counts, e.g. [8,16,32]")
+    if cfg.box_rounds < 1 or cfg.box_starts < 1:
+        raise UserError(f"--box_rounds={cfg.box_rounds}, --box_starts={cfg.box_starts}: give counts of at least 1")
     if cfg.multi_iter_factor <= 0:
         raise UserError(f"--multi_iter_factor={cfg.multi_iter_factor}: give a positive factor (1 = STEP1_ITERS as set)")
     from utils.batch import check_batch, is_batch

@@ -56,6 +56,7 @@ class SegmentSettings:
     cut_max_side: int  # the cut's resolution (longest side); labels are carried to full size beyond it
     progress: bool
     cut_rounds: int = 1  # cuts, each with colour models learned from the previous one's labels (a box: more)
+    cut_starts: int = 1  # a box: GrabCut's starts, the lowest-energy one kept (utils.graphcut.grabcut)
     texture_hidden: int = 32  # texture mask: hidden units of its per-pixel classifier
     input_var: float = 0.1  # scale of the uniform input noise
     softmax: bool = False  # K-channel softmax mask even for K = 2
@@ -338,8 +339,9 @@ def cut_labels(image: np.ndarray, hints: list[np.ndarray], fixed: list[np.ndarra
     the `fixed` pixels keep their labels. A min cut (utils.graphcut) finds it at up to cut_max_side
     pixels; a larger photo's labels are carried to full size by a guided filter against it. With
     cut_rounds > 1 (a box, whose inside holds background colours too) the labels are OpenCV GrabCut's
-    from the fixed pixels, `cut_rounds` iterations; where it cannot run (a box over the whole image) the
-    cut is redone `cut_rounds` times, its colour models learned again from the previous labels."""
+    from the fixed pixels, `cut_rounds` iterations, the lowest-energy of `cut_starts` starts; where it
+    cannot run (a box over the whole image) the cut is redone `cut_rounds` times, its colour models learned
+    again from the previous labels."""
     full = image.shape[:2]
     shape = working_shape(full, s.cut_max_side)
     img = resize(image, shape)
@@ -350,7 +352,7 @@ def cut_labels(image: np.ndarray, hints: list[np.ndarray], fixed: list[np.ndarra
     least = max(50, int(0.01 * fg.sum()))  # fewer pixels than 1% of the foreground hint: a collapsed layer
     if s.cut_rounds > 1:  # a box: OpenCV's GrabCut splits its inside (our cuts from its labels measured worse:
         # 9.4% against its 2.2% on a benchmark photo); ours below only where it cannot run (a box over the image)
-        labels = grabcut(img, sure_fg, sure_bg, s.cut_rounds)
+        labels = grabcut(img, sure_fg, sure_bg, s.cut_rounds, starts=s.cut_starts)
         if labels is not None and min(labels.sum(), (~labels).sum()) >= least:
             return _to_full(image, img, labels, s)
     errors = layer_errors(img, layers)

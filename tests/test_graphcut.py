@@ -51,6 +51,45 @@ def test_grabcut_splits_a_box_and_declines_without_background():
     assert grabcut(img, np.zeros_like(outside), np.zeros_like(outside)) is None  # a box over the whole image
 
 
+def test_grabcut_restarts_find_the_object_where_the_box_holds_a_background_shade_the_outside_lacks():
+    """A yellow object on orange, the box's inside a shade of orange the outside does not have (banana1 of
+    the GrabCut benchmark, simplified): GrabCut's one start takes the whole inside; the lowest-energy of its
+    framed starts finds the object."""
+    from utils.graphcut import grabcut
+    rng = np.random.default_rng(0)
+    img = np.empty((60, 80, 3), np.float32)
+    img[:] = (1.0, 0.6, 0.1)
+    img[8:52, 8:72] = (0.95, 0.7, 0.2)
+    img[20:40, 25:55] = (0.9, 0.85, 0.2)
+    img = np.clip(img + rng.normal(0, 0.04, img.shape).astype(np.float32), 0, 1)
+    truth = np.zeros((60, 80), bool)
+    truth[20:40, 25:55] = True
+    outside = np.ones((60, 80), bool)
+    outside[6:54, 6:74] = False
+
+    def iou(fg):
+        return (fg & truth).sum() / (fg | truth).sum()
+    assert iou(grabcut(img, np.zeros_like(outside), outside, 10)) < 0.3
+    framed = grabcut(img, np.zeros_like(outside), outside, 10, starts=7)
+    assert iou(framed) > 0.95 and not framed[outside].any()
+    assert (framed == grabcut(img, np.zeros_like(outside), outside, 10, starts=7)).all()  # seeded: repeatable
+
+
+def test_gmm_nll_is_the_mixture_density_of_opencv_models():
+    from scipy.stats import multivariate_normal
+
+    from utils.graphcut import gmm_nll
+    means, covs = np.array([[10.0, 20, 30], [200, 100, 50]]), [np.diag([4.0, 9, 16]), np.eye(3) * 25 + 5]
+    model = np.zeros((1, 65))
+    model[0, :2] = (0.3, 0.7)
+    model[0, 5:11] = means.ravel()
+    model[0, 20:38] = np.concatenate([c.ravel() for c in covs])
+    x = np.array([[12.0, 18, 33], [190, 104, 55], [100, 60, 40]])
+    density = sum(w * multivariate_normal(m, c).pdf(x) for w, m, c in zip((0.3, 0.7), means, covs, strict=True))
+    # OpenCV leaves out the (2 pi)^(3/2) of the normal density: the same constant for every label
+    assert np.allclose(gmm_nll(x, model), -np.log(density) - 1.5 * np.log(2 * np.pi))
+
+
 def test_expansion_reaches_a_labelling_no_single_expansion_move_improves():
     """Alpha-expansion's guarantee, checked by brute force on a 3x3 grid with 3 labels: from its result,
     no set of pixels switching to any one label lowers the Potts energy (and it is within the factor 2 of

@@ -81,25 +81,88 @@ def binary_cut(image: np.ndarray, fg_cost: np.ndarray, bg_cost: np.ndarray, fixe
     return out
 
 
+GRABCUT_GAMMA = 50.0  # OpenCV's weight of GrabCut's boundary term (its colours in 0..255)
+START_STEP = 0.05  # multi-start GrabCut: start k takes a frame k x 5% of the box's shorter side as background
+
+
 def grabcut(image: np.ndarray, sure_fg: np.ndarray, sure_bg: np.ndarray, iters: int = 5,
-            seed: int = 0) -> np.ndarray | None:
+            seed: int = 0, starts: int = 1, trial_iters: int = 3) -> np.ndarray | None:
     """OpenCV's GrabCut (Rother et al. 2004) of `image` (HxWx3 in [0, 1]) with the fixed pixels given and
     every other pixel started as probable foreground, as its box mode starts: the foreground (HxW bool),
-    or None when it cannot run (no background pixel, or a colour model without samples)."""
+    or None when it cannot run (no background pixel, or a colour model without samples).
+
+    GrabCut only finds a local minimum of its energy, and a box's inside holds background colours its
+    first foreground model learns. With `starts` > 1 it is also started with an inner frame of the free
+    region's bounding box taken as probable background (k x START_STEP of its shorter side for start k: the
+    margin a box leaves around its object), each start run `trial_iters` iterations (in threads: OpenCV releases the
+    GIL), and the one of lowest GrabCut energy (grabcut_energy) runs on to `iters`."""
     import cv2
     if not sure_bg.any():
         return None
-    mask = np.full(image.shape[:2], cv2.GC_PR_FGD, np.uint8)
-    mask[sure_bg] = cv2.GC_BGD
-    mask[sure_fg] = cv2.GC_FGD
-    bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
-    cv2.setRNGSeed(seed)
     img8 = cv2.cvtColor((np.clip(image, 0, 1) * 255 + 0.5).astype(np.uint8), cv2.COLOR_RGB2BGR)
-    try:
-        cv2.grabCut(img8, mask, None, bgd, fgd, iters, cv2.GC_INIT_WITH_MASK)
-    except cv2.error:
+
+    def run(mask: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        mask = mask.copy()
+        bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+        cv2.setRNGSeed(seed)  # (OpenCV's generator is per thread)
+        try:
+            cv2.grabCut(img8, mask, None, bgd, fgd, n, cv2.GC_INIT_WITH_MASK)
+        except cv2.error:
+            return None
+        return mask, bgd, fgd
+
+    first = np.full(image.shape[:2], cv2.GC_PR_FGD, np.uint8)
+    first[sure_bg] = cv2.GC_BGD
+    first[sure_fg] = cv2.GC_FGD
+    if starts <= 1 or trial_iters >= iters:
+        done = run(first, iters)
+    else:
+        from concurrent.futures import ThreadPoolExecutor
+        ys, xs = np.nonzero(~sure_bg)  # the free region's bounding box (a box's inside)
+        y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+        masks = []
+        for k in range(starts):
+            m = round(k * START_STEP * min(y1 - y0, x1 - x0))
+            frame = np.zeros(sure_bg.shape, bool)
+            frame[y0:y1, x0:x1] = True
+            frame[y0 + m:y1 - m, x0 + m:x1 - m] = False
+            mask = first.copy()
+            mask[(mask == cv2.GC_PR_FGD) & frame] = cv2.GC_PR_BGD
+            masks.append(mask)
+        with ThreadPoolExecutor() as pool:
+            trials = [t for t in pool.map(lambda m: run(m, trial_iters), masks) if t is not None]
+        if not trials:
+            return None
+        weights = boundary_weights(image)
+        best = min(trials, key=lambda t: grabcut_energy(img8, t[0], t[1], t[2], weights))
+        done = run(best[0], iters - trial_iters)
+    if done is None:
         return None
-    return (mask == cv2.GC_FGD) | (mask == cv2.GC_PR_FGD)
+    return (done[0] == cv2.GC_FGD) | (done[0] == cv2.GC_PR_FGD)
+
+
+def gmm_nll(pixels: np.ndarray, model: np.ndarray) -> np.ndarray:
+    """Minus the log-likelihood of each of `pixels` (Nx3) under one of OpenCV GrabCut's colour models (its
+    1x65 array: 5 weights, 5 means, 5 3x3 covariances)."""
+    weights, means, covs = model[0, :5], model[0, 5:20].reshape(5, 3), model[0, 20:].reshape(5, 3, 3)
+    like = np.zeros(len(pixels))
+    for w, mean, cov in zip(weights, means, covs, strict=True):
+        if w > 0:
+            d = pixels - mean
+            like += w / np.sqrt(np.linalg.det(cov)) * np.exp(-0.5 * np.einsum("ni,ij,nj->n", d, np.linalg.inv(cov), d))
+    return -np.log(like + 1e-300)
+
+
+def grabcut_energy(img8: np.ndarray, mask: np.ndarray, bgd: np.ndarray, fgd: np.ndarray,
+                   weights: list[tuple[int, int, np.ndarray]]) -> float:
+    """GrabCut's energy of an OpenCV labelling `mask` of `img8` (uint8) under its colour models: every
+    pixel's minus log-likelihood under its label's model plus GRABCUT_GAMMA x the boundary term (`weights`:
+    boundary_weights of the image)."""
+    import cv2
+    pixels = img8.reshape(-1, 3).astype(np.float64)
+    costs = np.stack([gmm_nll(pixels, fgd), gmm_nll(pixels, bgd)], axis=-1).reshape(*mask.shape, 2)
+    background = ((mask == cv2.GC_BGD) | (mask == cv2.GC_PR_BGD)).astype(np.uint8)
+    return potts_energy(costs, background, GRABCUT_GAMMA, weights)
 
 
 def potts_energy(costs: np.ndarray, labels: np.ndarray, smooth: float,
