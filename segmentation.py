@@ -60,7 +60,7 @@ GUIDED_RADIUS = 0.01  # guided-filter radius as a fraction of the longest side
 GUIDED_EPS = 0.001  # guided-filter regularisation
 CUT = True  # two layers: labels from the exact min cut of the layered energy below (else the refined mask at 0.5)
 CUT_LAYERS = 6.0  # weight of each layer's reconstruction error in it (which layer explains the pixel)
-CUT_COLOUR = 0.5  # weight of the hints' colour models (GrabCut's Gaussian mixtures; 0 with histogram hints)
+CUT_COLOUR = 0.5  # weight of the hints' colour models (GrabCut's Gaussian mixtures)
 CUT_MASK = 0.3  # weight of the mask's log-probabilities
 CUT_SMOOTH = 50.0  # weight of the boundary term (GrabCut's: cheap across image edges)
 CUT_BAND = 30.0  # weight of a narrow band's middle: between close fg and bg hints the edge is likely mid-way
@@ -124,14 +124,6 @@ def resolve_hints(cfg: Config, image: np.ndarray, n: int
     learn_bg *= 1 - sure_fg
     validate_hints({"fg": learn_fg, "bg": learn_bg})
     return names, [learn_fg, learn_bg], [sure_fg, sure_bg], pixels
-
-
-def histogram_guessed(cfg: Config, fixed: list[np.ndarray], box: tuple[int, int, int, int] | None) -> bool:
-    """Whether some layer's hint is the histogram rule's guess (no mask of the user's for it, no box). Colour
-    models learned from such hints only redraw the rule's own intensity thresholds, with full confidence
-    (they separate the hints perfectly): the paper's godzilla then gives the monster's paler head and tail
-    the ground's label."""
-    return box is None and cfg.hints in ("auto", "histogram") and any(not f.any() for f in fixed)
 
 
 def resolve_truth(cfg: Config, shape: tuple[int, int], n: int) -> np.ndarray | None:
@@ -321,10 +313,6 @@ def run(cfg: Config) -> RunResult:
         raise UserError(f"input image is too small ({image.shape[1]}x{image.shape[0]}): the networks need "
                         f"at least {need} pixels on each side")
     names, hints, fixed, box = resolve_hints(cfg, image, cfg.layers)
-    if cfg.cut_colour and histogram_guessed(cfg, fixed, box):
-        print("histogram hints: the cut leaves out colour models learned from them (they would redraw the "
-              "rule's intensity thresholds; --cut_colour=0)")
-        cfg = cfg.replace(cut_colour=0.0)
     truth = resolve_truth(cfg, image.shape[:2], cfg.layers)
     device = pick_device(cfg.device)
     resolved = precision.resolve(cfg.precision, device)

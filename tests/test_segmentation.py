@@ -89,14 +89,3 @@ def test_interrupted_run_writes_its_best_result_and_exits_128_plus_signal(sig, c
     assert r["interrupted"] is True and 0 < r["steps"]["step2"]["iterations"] < 100000
     assert load_image(run / "mask.png").shape[:2] == truth.shape
     assert out.strip().splitlines()[-1] == str(run)
-
-
-def test_histogram_hints_leave_the_colour_models_out_of_the_cut_and_user_masks_keep_them(tiny_files, tmp_path):
-    """Colour models learned from the histogram rule's hints would only redraw its intensity thresholds."""
-    common = [f"--input={tiny_files / 'img.png'}", "--truth=", "--step1_iters=2", "--progress=false"]
-    guessed = run_script("segmentation", [*common, "--hints=histogram", f"--output_dir={tmp_path / 'h'}"])
-    given = run_script("segmentation", [*common, f"--fg_hint={tiny_files / 'fg.png'}",
-                                        f"--bg_hint={tiny_files / 'bg.png'}", f"--output_dir={tmp_path / 'u'}"])
-    saliency = run_script("segmentation", [*common, "--hints=saliency", f"--output_dir={tmp_path / 's'}"])
-    assert results(guessed)["config"]["cut_colour"] == 0.0
-    assert results(given)["config"]["cut_colour"] == 0.5 and results(saliency)["config"]["cut_colour"] == 0.5
