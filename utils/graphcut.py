@@ -95,7 +95,8 @@ def grabcut(image: np.ndarray, sure_fg: np.ndarray, sure_bg: np.ndarray, iters: 
     first foreground model learns. With `starts` > 1 it is also started with an inner frame of the free
     region's bounding box taken as probable background (k x START_STEP of its shorter side for start k: the
     margin a box leaves around its object), each start run `trial_iters` iterations (in threads: OpenCV releases the
-    GIL), and the one of lowest GrabCut energy (grabcut_energy) runs on to `iters`."""
+    GIL), and the one of lowest GrabCut energy (grabcut_energy) runs on to `iters` (with `iters` <=
+    `trial_iters`: the plain start alone)."""
     import cv2
     if not sure_bg.any():
         return None
