@@ -86,7 +86,7 @@ START_STEP = 0.05  # multi-start GrabCut: start k takes a frame k x 5% of the bo
 
 
 def grabcut(image: np.ndarray, sure_fg: np.ndarray, sure_bg: np.ndarray, iters: int = 5,
-            seed: int = 0, starts: int = 1, trial_iters: int = 3) -> np.ndarray | None:
+            seed: int = 0, starts: int = 1, trial_iters: int = 5) -> np.ndarray | None:
     """OpenCV's GrabCut (Rother et al. 2004) of `image` (HxWx3 in [0, 1]) with the fixed pixels given and
     every other pixel started as probable foreground, as its box mode starts: the foreground (HxW bool),
     or None when it cannot run (no background pixel, or a colour model without samples).
