@@ -27,10 +27,16 @@ def colour_loglik(image: np.ndarray, region: np.ndarray, components: int = 5, sa
     weights = [len(c) / len(x) for c in clusters]
     means = [c.mean(axis=0) for c in clusters]
     covs = [np.cov(c, rowvar=False) for c in clusters]
-    density = np.zeros(len(colours))
-    for w, mean, cov in zip(weights, means, covs, strict=True):
-        cov = cov + 1e-6 * np.eye(3)  # a flat region's colours have a singular covariance
-        d = colours - mean
-        mahalanobis = np.einsum("ni,ij,nj->n", d, np.linalg.inv(cov), d)
-        density += w * np.exp(-0.5 * mahalanobis) / np.sqrt((2 * np.pi) ** 3 * np.linalg.det(cov))
-    return np.log(density + 1e-300).reshape(image.shape[:2]).astype(np.float32)
+    covs = [c + 1e-6 * np.eye(3) for c in covs]  # a flat region's colours have a singular covariance
+    floor = np.log(1e-300)  # a colour no cluster explains: a large cost, not an infinite one
+    return np.maximum(mixture_loglik(colours, weights, means, covs), floor).reshape(image.shape[:2]).astype(np.float32)
+
+
+def mixture_loglik(colours: np.ndarray, weights, means, covs) -> np.ndarray:
+    """Log-density of each of `colours` (Nx3) under a Gaussian mixture (weights, means, full covariances;
+    components of weight 0 left out), by scipy, summed in the log domain."""
+    from scipy.special import logsumexp
+    from scipy.stats import multivariate_normal
+    logs = [np.log(w) + multivariate_normal(mean, cov, allow_singular=True).logpdf(colours)
+            for w, mean, cov in zip(weights, means, covs, strict=True) if w > 0]
+    return logsumexp(np.stack(logs), axis=0)

@@ -145,12 +145,8 @@ def grabcut(image: np.ndarray, sure_fg: np.ndarray, sure_bg: np.ndarray, iters: 
 def gmm_nll(pixels: np.ndarray, model: np.ndarray) -> np.ndarray:
     """Minus the log-likelihood of each of `pixels` (Nx3) under one of OpenCV GrabCut's colour models (its
     1x65 array: 5 weights, 5 means, 5 3x3 covariances)."""
-    from scipy.special import logsumexp
-    from scipy.stats import multivariate_normal
-    weights, means, covs = model[0, :5], model[0, 5:20].reshape(5, 3), model[0, 20:].reshape(5, 3, 3)
-    logs = [np.log(w) + multivariate_normal(mean, cov, allow_singular=True).logpdf(pixels)
-            for w, mean, cov in zip(weights, means, covs, strict=True) if w > 0]
-    return -logsumexp(np.stack(logs), axis=0)
+    from utils.colour import mixture_loglik
+    return -mixture_loglik(pixels, model[0, :5], model[0, 5:20].reshape(5, 3), model[0, 20:].reshape(5, 3, 3))
 
 
 def grabcut_energy(img8: np.ndarray, mask: np.ndarray, bgd: np.ndarray, fgd: np.ndarray,
