@@ -35,7 +35,7 @@ HINT = "auto"  # watermark: where the mark may be, white on black (auto: X_hint.
 SUPPORT = "detect"  # watermark: detect (narrow the hint to the mark's own pixels first) or hint (fit all of the hint)
 GT = "auto"  # the truth to score: transparency X_layer1.png,X_layer2.png; watermark X_gt.png beside each ("" = none)
 # --- system
-ITERS = 800  # iterations (transparency with two mixtures and WEIGHTS=sparse needs none; a watermark still gains at 800)
+ITERS = 800  # iterations (two mixtures with WEIGHTS=sparse need none; watermark fits still gain up to 800)
 INPAINT_ITERS = 150  # watermark: the first iterations fit the clean nets outside the hint only (DIP inpainting)
 WEIGHTS = "sparse"  # two mixtures: sparse (gradient-sparsity estimate, exact unmixing) or learned (nets refine them)
 MIX = "constant"  # transparency: constant (one weight per mixture) or map (a smooth weight map per mixture)

@@ -3,6 +3,8 @@ learns them (k-means clusters of the region's colours, one Gaussian per cluster)
 every pixel's colour under the model of a region (e.g. a layer's hint)."""
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import cv2
 import numpy as np
 
@@ -26,13 +28,13 @@ def colour_loglik(image: np.ndarray, region: np.ndarray, components: int = 5, sa
     clusters = [c for c in clusters if len(c) > 1]
     weights = [len(c) / len(x) for c in clusters]
     means = [c.mean(axis=0) for c in clusters]
-    covs = [np.cov(c, rowvar=False) for c in clusters]
-    covs = [c + 1e-6 * np.eye(3) for c in covs]  # a flat region's colours have a singular covariance
+    covs = [np.cov(c, rowvar=False) + 1e-6 * np.eye(3) for c in clusters]  # (a flat region's is singular)
     floor = np.log(1e-300)  # a colour no cluster explains: a large cost, not an infinite one
     return np.maximum(mixture_loglik(colours, weights, means, covs), floor).reshape(image.shape[:2]).astype(np.float32)
 
 
-def mixture_loglik(colours: np.ndarray, weights, means, covs) -> np.ndarray:
+def mixture_loglik(colours: np.ndarray, weights: Sequence[float], means: Sequence[np.ndarray],
+                   covs: Sequence[np.ndarray]) -> np.ndarray:
     """Log-density of each of `colours` (Nx3) under a Gaussian mixture (weights, means, full covariances;
     components of weight 0 left out), by scipy, summed in the log domain."""
     from scipy.special import logsumexp
