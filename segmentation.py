@@ -49,6 +49,9 @@ STEP1_ITERS = 80  # step 1: layers fit inside their hints, mask fits the hints (
 MULTI_ITER_FACTOR = 3.0  # METHOD=multi, 3+ layers: step 1 runs STEP1_ITERS x this (one softmax mask, N layers)
 STEP2_ITERS = 0  # step 2: reconstruction, hints for a while, increasing mask sharpening (the cut labels need none)
 HINT_ITERS = 300  # step-2 iterations that keep the hint losses
+AUTO_STEP2_ITERS = 150  # automatic hints (histogram, saliency): step 2 instead, the mask learning from the
+# reconstruction (not held to hints that mix objects of one grey level) and the cut's colours from the mask
+AUTO_HINT_ITERS = 50  # automatic hints: step-2 iterations that keep the layers' hint losses (then none)
 SHARPEN_WEIGHT = 0.02  # weight of the binarisation (2 layers) or entropy (softmax) loss at full ramp
 SHARPEN_RAMP = 300  # step-2 iterations over which that weight ramps up from 0
 EXCLUSION_WEIGHT = 0.0  # gradient exclusion loss between layers (0 = off)
@@ -78,6 +81,7 @@ PROGRESS = True  # show progress bars
 THREADS = 0  # CPU threads (0 = this run's share of the cores among the runs alive on this machine)
 
 PRESETS = {"paper": {"step1_iters": 2000, "step2_iters": 4000, "hint_iters": 1000, "sharpen_ramp": 1000,
+                     "auto_step2_iters": 4000, "auto_hint_iters": 1000,
                      "max_side": 800, "mask_input": "noise", "lr": 0.001,
                      "multi_iter_factor": 1.0}}
 
@@ -173,9 +177,14 @@ class Job:
         self.names, self.hints, self.fixed, self.box = names, hints, fixed, box
         self.truth, self.run_dir = truth, run_dir
 
-    def settings(self, **extra: object):  # -> net.segment.SegmentSettings
+    def settings(self, fixed: list[np.ndarray], **extra: object):  # -> net.segment.SegmentSettings
+        """The nets' settings for hints whose sure part is `fixed`: none sure (automatic hints, guesses by grey
+        level or saliency) runs the AUTO_ step 2 with the mask free of the hints."""
         from net.segment import SegmentSettings
         from utils.config import settings_from
+        if not any(f.any() for f in fixed):
+            extra = {"step2_iters": self.cfg.auto_step2_iters, "hint_iters": self.cfg.auto_hint_iters,
+                     "mask_hint_weight": 0.0, **extra}
         return settings_from(SegmentSettings, self.cfg, **extra)
 
     def two_layer(self, names: list[str], hints: list[np.ndarray], fixed: list[np.ndarray], run_dir: Path,
@@ -187,7 +196,7 @@ class Job:
         from utils.metrics import iou
         from utils.plotting import overlay, plot_curves
         box = self.box is not None  # (a box needs two layers)
-        seg = segment(self.image, hints, self.settings(softmax=softmax, name=tag or "double-dip",
+        seg = segment(self.image, hints, self.settings(fixed, softmax=softmax, name=tag or "double-dip",
                                                        cut_rounds=self.cfg.box_rounds if box else 1,
                                                        cut_starts=self.cfg.box_starts if box else 1),
                       self.device, fixed)
@@ -240,7 +249,8 @@ class Job:
         from utils.plotting import plot_curves
         n = self.cfg.layers
         iters = round(self.cfg.step1_iters * self.cfg.multi_iter_factor)
-        seg = segment(self.image, self.hints, self.settings(softmax=True, name=f"{n}-layer", step1_iters=iters),
+        seg = segment(self.image, self.hints, self.settings(self.fixed, softmax=True, name=f"{n}-layer",
+                                                            step1_iters=iters),
                       self.device, self.fixed)
         labels = (n - 1 - seg.labels).astype(np.uint8)
         save_layers(self.run_dir, self.names, self.hints, seg)

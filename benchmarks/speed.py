@@ -241,7 +241,7 @@ def memory(quick: bool, out_dir: Path) -> list[str]:
     path = out_dir / "photo.jpg"
     cv2.imwrite(str(path), (photo * 255).astype(np.uint8), [cv2.IMWRITE_JPEG_QUALITY, 92])
     rows = ["| script | input | working size | peak RSS (MB) |", "|---|---|---|---|"]
-    for script, args in (("segmentation.py", ["--step1_iters=5", "--step2_iters=5", "--hints=histogram"]),
+    for script, args in (("segmentation.py", ["--step1_iters=5", "--auto_step2_iters=5", "--hints=histogram"]),
                          ("dehazing_system.py", ["--iters=5"])):
         code = (f"import resource, runpy, sys; sys.argv = {[script, f'--input={path}', f'--output_dir={out_dir}', '--progress=false', '--device=cpu'] + args!r}\n"  # noqa: E501
                 f"try:\n    runpy.run_path({script!r}, run_name='__main__')\nfinally:\n"

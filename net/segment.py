@@ -330,7 +330,8 @@ def cut_labels(image: np.ndarray, hints: list[np.ndarray], fixed: list[np.ndarra
 
       cut_layers x its reconstruction error under that label's layer (the coupled DIPs: which layer,
                    grown from its own hint, explains this pixel), Gaussian-averaged over a few pixels
-      cut_colour x minus its colour's log-likelihood under that layer's hint colours (GrabCut's mixtures)
+      cut_colour x minus its colour's log-likelihood under that layer's hint colours (GrabCut's mixtures;
+                   with nothing fixed, automatic hints, the colours of the mask's labels)
       cut_mask   x minus the log-probability the mask gives that label (a texture mask is evaluated at
                    the cut's size by `mask_at`; a mask DIP's soft mask, for which it answers None, resized)
       cut_band   x where the pixel lies across a narrow band between the sure hints (see band_prior)
@@ -358,6 +359,9 @@ def cut_labels(image: np.ndarray, hints: list[np.ndarray], fixed: list[np.ndarra
     errors = layer_errors(img, layers)
     at_cut = mask_at(img) if mask_at is not None else None  # None: no texture mask to evaluate at this size
     p = np.clip(at_cut[:, :, 0] if at_cut is not None else resize(soft_fg, shape), 1e-4, 1 - 1e-4)
+    if not (sure_fg.any() or sure_bg.any()):  # automatic hints mark grey levels, which mix objects (a monster's
+        # light scales and the grass): the colour models learn from the mask's labels, freed from them in step 2
+        fg, bg = p > 0.5, p <= 0.5
     weights = (s.cut_layers, s.cut_mask)
     if s.cut_rounds > 1:  # a box: the foreground layer and the mask learned its whole inside, background too;
         # the background layer, grown from the outside, still tells which pixels inside are background: its
@@ -409,6 +413,8 @@ def multi_cut_labels(image: np.ndarray, hints: list[np.ndarray], fixed: list[np.
     errors = layer_errors(img, layers)
     at_cut = mask_at(img) if mask_at is not None else None
     p = np.clip(at_cut if at_cut is not None else resize(soft, shape).reshape(shape + (k,)), 1e-4, 1.0)
+    if (sure < 0).all():  # automatic hints: the colour models learn from the mask's labels (see cut_labels)
+        learn = [np.argmax(p, axis=2) == j for j in range(k)]
     ll = [colour_loglik(img, h) for h in learn]
     pairs = [(a, b) for a in range(k) for b in range(a + 1, k)]
     colour_weight = s.cut_colour * float(np.mean([separability([ll[a], ll[b]], learn[a], learn[b])

@@ -56,6 +56,18 @@ def test_seeded_cpu_runs_repeat_exactly(two_texture_files, tmp_path):
     assert np.array_equal(load_image(a / "soft_mask.png"), load_image(b / "soft_mask.png"))
 
 
+def test_automatic_hints_run_their_own_step_2_and_sure_hints_keep_theirs(two_texture_files, tmp_path):
+    """Histogram hints are guesses: step 2 runs AUTO_STEP2_ITERS (the mask learning from the reconstruction);
+    the user's masks are sure: STEP2_ITERS."""
+    d, _, _ = two_texture_files
+    common = [f"--input={d / 'img.png'}", f"--output_dir={tmp_path}", "--step1_iters=2", "--step2_iters=0",
+              "--auto_step2_iters=3", "--auto_hint_iters=1", "--progress=false"]
+    auto = results(run_script("segmentation", [*common, "--hints=histogram"]))
+    assert auto["steps"]["step2"]["iterations"] == 3
+    sure = results(run_script("segmentation", [*common, f"--fg_hint={d / 'fg.png'}", f"--bg_hint={d / 'bg.png'}"]))
+    assert "step2" not in sure["steps"] and sure["steps"]["step1"]["iterations"] == 2
+
+
 def test_help_lists_the_settings():
     p = run_command(["segmentation.py", "--help"])
     assert p.returncode == 0

@@ -168,3 +168,30 @@ def test_the_cut_puts_the_edge_in_the_band_middle_when_the_image_says_nothing():
     assert 72 <= radius <= 78
     without = cut_labels(img, hints, hints, soft, layers, seg_settings(cut_band=0.0))
     assert np.sqrt(without.sum() / np.pi) < 65  # the boundary term alone shrinks it onto the foreground hint
+
+
+def test_automatic_hints_mixing_two_objects_colours_leave_the_split_to_the_mask():
+    """A grey-level hint rule marks a monster's light tail and the grass alike. With nothing fixed (automatic
+    hints) the cut learns its colours from the mask's labels, so the tail stays with the body where the mask
+    holds it; with the same hints sure, their colours take the tail's unhinted pixels to the grass."""
+    from net.segment import cut_labels
+    h, w = 40, 60
+    img = np.empty((h, w, 3), np.float32)
+    img[:, : w // 2] = (0.25, 0.1, 0.1)  # the body: dark red
+    img[: h // 2, : w // 2] = (0.6, 0.4, 0.35)  # the tail: light brown
+    img[:, w // 2:] = (0.2, 0.6, 0.2)  # the grass: green
+    sparse = np.zeros((h, w), bool)
+    sparse[::4, ::4] = True  # a hint rule's scattered pixels
+    first = (sparse & ((np.arange(w) >= w // 2)[None] | (np.arange(h) < h // 2)[:, None])).astype(np.float32)
+    second = (sparse & (np.arange(w) < w // 2)[None] & (np.arange(h) >= h // 2)[:, None]).astype(np.float32)
+    soft = np.where(np.arange(w) < w // 2, 0.3, 0.7)[None].repeat(h, 0).astype(np.float32)  # mask: left = second
+    layers = np.full((2, h, w, 3), 128, np.uint8)  # layers that explain every pixel alike
+    s = seg_settings(mask_input="noise")  # the soft mask as given (no texture classifier to evaluate)
+    tail = np.zeros((h, w), bool)
+    tail[: h // 2, : w // 2] = True
+    tail &= ~sparse
+    automatic = cut_labels(img, [first, second], [0 * first, 0 * second], soft, layers, s)
+    assert not automatic[tail].any()  # the tail is the body's (second layer), as the mask says
+    assert automatic[:, w // 2:].all()  # the grass the first layer
+    sure = cut_labels(img, [first, second], [first, second], soft, layers, s)
+    assert sure[tail].mean() > 0.9  # sure hints: their colours win
