@@ -49,9 +49,8 @@ STEP1_ITERS = 80  # step 1: layers fit inside their hints, mask fits the hints (
 MULTI_ITER_FACTOR = 3.0  # METHOD=multi, 3+ layers: step 1 runs STEP1_ITERS x this (one softmax mask, N layers)
 STEP2_ITERS = 0  # step 2: reconstruction, hints for a while, increasing mask sharpening (the cut labels need none)
 HINT_ITERS = 300  # step-2 iterations that keep the hint losses
-AUTO_STEP2_ITERS = 150  # automatic hints (histogram, saliency): step 2 instead, the mask learning from the
-# reconstruction (not held to hints that mix objects of one grey level) and the cut's colours from the mask
-AUTO_HINT_ITERS = 50  # automatic hints: step-2 iterations that keep the layers' hint losses (then none)
+AUTO_STEP2_ITERS = 150  # automatic hints (histogram, saliency): step 2 instead, held to hints that mix objects of
+# one grey level nowhere (neither layers nor mask): they learn from the reconstruction; the cut's colours from the mask
 SHARPEN_WEIGHT = 0.02  # weight of the binarisation (2 layers) or entropy (softmax) loss at full ramp
 SHARPEN_RAMP = 300  # step-2 iterations over which that weight ramps up from 0
 EXCLUSION_WEIGHT = 0.0  # gradient exclusion loss between layers (0 = off)
@@ -81,7 +80,7 @@ PROGRESS = True  # show progress bars
 THREADS = 0  # CPU threads (0 = this run's share of the cores among the runs alive on this machine)
 
 PRESETS = {"paper": {"step1_iters": 2000, "step2_iters": 4000, "hint_iters": 1000, "sharpen_ramp": 1000,
-                     "auto_step2_iters": 4000, "auto_hint_iters": 1000,
+                     "auto_step2_iters": 4000,
                      "max_side": 800, "mask_input": "noise", "lr": 0.001,
                      "multi_iter_factor": 1.0}}
 
@@ -179,12 +178,11 @@ class Job:
 
     def settings(self, fixed: list[np.ndarray], **extra: object):  # -> net.segment.SegmentSettings
         """The nets' settings for hints whose sure part is `fixed`: none sure (automatic hints, guesses by grey
-        level or saliency) runs the AUTO_ step 2 with the mask free of the hints."""
+        level or saliency) runs AUTO_STEP2_ITERS of step 2 held to the hints nowhere."""
         from net.segment import SegmentSettings
         from utils.config import settings_from
         if not any(f.any() for f in fixed):
-            extra = {"step2_iters": self.cfg.auto_step2_iters, "hint_iters": self.cfg.auto_hint_iters,
-                     "mask_hint_weight": 0.0, **extra}
+            extra = {"step2_iters": self.cfg.auto_step2_iters, "hint_iters": 0, "mask_hint_weight": 0.0, **extra}
         return settings_from(SegmentSettings, self.cfg, **extra)
 
     def two_layer(self, names: list[str], hints: list[np.ndarray], fixed: list[np.ndarray], run_dir: Path,
@@ -349,7 +347,8 @@ def run(cfg: Config) -> RunResult:
     return finish_run(run_dir, {
         "script": "segmentation.py", "config": cfg.as_dict(), "environment": environment(), "device": str(device),
         "precision": resolved, "seed": cfg.seed, "input": cfg.input, "input_size": [image.shape[1], image.shape[0]],
-        "layers": names, "box": box, "resumed_from": cfg.resume or None, **summary},
+        "layers": names, "box": box, "automatic_hints": not any(f.any() for f in fixed),
+        "resumed_from": cfg.resume or None, **summary},
         report, bool(summary.get("interrupted")), time.time() - start)
 
 

@@ -24,7 +24,7 @@ from utils.image_io import load_image, resize  # noqa: E402
 from utils.plotting import side_by_side  # noqa: E402
 
 PAPER = ROOT.parent / "shared" / "paper"
-QUICK = {"segmentation": ["--step1_iters=10", "--auto_step2_iters=10", "--auto_hint_iters=5", "--sharpen_ramp=5"],
+QUICK = {"segmentation": ["--step1_iters=10", "--auto_step2_iters=10", "--sharpen_ramp=5"],
          "dehazing_system": ["--iters=10"]}
 
 

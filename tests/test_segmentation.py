@@ -61,11 +61,12 @@ def test_automatic_hints_run_their_own_step_2_and_sure_hints_keep_theirs(two_tex
     the user's masks are sure: STEP2_ITERS."""
     d, _, _ = two_texture_files
     common = [f"--input={d / 'img.png'}", f"--output_dir={tmp_path}", "--step1_iters=2", "--step2_iters=0",
-              "--auto_step2_iters=3", "--auto_hint_iters=1", "--progress=false"]
+              "--auto_step2_iters=3", "--progress=false"]
     auto = results(run_script("segmentation", [*common, "--hints=histogram"]))
-    assert auto["steps"]["step2"]["iterations"] == 3
+    assert auto["steps"]["step2"]["iterations"] == 3 and auto["automatic_hints"] is True
     sure = results(run_script("segmentation", [*common, f"--fg_hint={d / 'fg.png'}", f"--bg_hint={d / 'bg.png'}"]))
     assert "step2" not in sure["steps"] and sure["steps"]["step1"]["iterations"] == 2
+    assert sure["automatic_hints"] is False
 
 
 def test_help_lists_the_settings():
