@@ -49,8 +49,8 @@ STEP1_ITERS = 80  # step 1: layers fit inside their hints, mask fits the hints (
 MULTI_ITER_FACTOR = 3.0  # METHOD=multi, 3+ layers: step 1 runs STEP1_ITERS x this (one softmax mask, N layers)
 STEP2_ITERS = 0  # step 2: reconstruction, hints for a while, increasing mask sharpening (the cut labels need none)
 HINT_ITERS = 300  # step-2 iterations that keep the hint losses
-AUTO_STEP2_ITERS = 150  # automatic hints (histogram, saliency): step 2 instead, held to hints that mix objects of
-# one grey level nowhere (neither layers nor mask): they learn from the reconstruction; the cut's colours from the mask
+AUTO_STEP2_ITERS = 150  # automatic hints (histogram, saliency): step-2 iterations instead, held to the hints nowhere
+# (they mix objects of one grey level): the nets learn from the reconstruction, the cut its colours from the mask
 SHARPEN_WEIGHT = 0.02  # weight of the binarisation (2 layers) or entropy (softmax) loss at full ramp
 SHARPEN_RAMP = 300  # step-2 iterations over which that weight ramps up from 0
 EXCLUSION_WEIGHT = 0.0  # gradient exclusion loss between layers (0 = off)
