@@ -181,7 +181,8 @@ class Job:
         level or saliency) runs AUTO_STEP2_ITERS of step 2 held to the hints nowhere."""
         from net.segment import SegmentSettings
         from utils.config import settings_from
-        if not any(f.any() for f in fixed):
+        from utils.hints import guesses_only
+        if guesses_only(fixed):
             extra = {"step2_iters": self.cfg.auto_step2_iters, "hint_iters": 0, "mask_hint_weight": 0.0, **extra}
         return settings_from(SegmentSettings, self.cfg, **extra)
 
@@ -313,6 +314,7 @@ def run(cfg: Config) -> RunResult:
     from utils import checkpoint
     from utils.device import environment, pick_device, seed_everything, threads_used
     from utils.errors import UserError
+    from utils.hints import guesses_only
     from utils.image_io import load_image, save_input_copy
     from utils.run_folder import finish_run, new_run_dir
     image = load_image(cfg.input)
@@ -347,7 +349,7 @@ def run(cfg: Config) -> RunResult:
     return finish_run(run_dir, {
         "script": "segmentation.py", "config": cfg.as_dict(), "environment": environment(), "device": str(device),
         "precision": resolved, "seed": cfg.seed, "input": cfg.input, "input_size": [image.shape[1], image.shape[0]],
-        "layers": names, "box": box, "automatic_hints": not any(f.any() for f in fixed),
+        "layers": names, "box": box, "automatic_hints": guesses_only(fixed),
         "resumed_from": cfg.resume or None, **summary},
         report, bool(summary.get("interrupted")), time.time() - start)
 

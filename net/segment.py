@@ -19,6 +19,7 @@ from net.skip import skip
 from utils.colour import colour_loglik
 from utils.graphcut import binary_cut, expansion_cut, grabcut
 from utils.guided import guided_upsample, scaled_radius
+from utils.hints import guesses_only
 from utils.image_io import crop, pad_to_multiple, resize, to_batch, to_uint8, working_shape
 from utils.texture import texture_features
 
@@ -359,7 +360,7 @@ def cut_labels(image: np.ndarray, hints: list[np.ndarray], fixed: list[np.ndarra
     errors = layer_errors(img, layers)
     at_cut = mask_at(img) if mask_at is not None else None  # None: no texture mask to evaluate at this size
     p = np.clip(at_cut[:, :, 0] if at_cut is not None else resize(soft_fg, shape), 1e-4, 1 - 1e-4)
-    if not (sure_fg.any() or sure_bg.any()):  # automatic hints mark grey levels, which mix objects (a monster's
+    if guesses_only(fixed):  # automatic hints mark grey levels, which mix objects (a monster's
         # light scales and the grass): the colour models learn from the mask's labels, freed from them in step 2
         fg, bg = p > 0.5, p <= 0.5
     weights = (s.cut_layers, s.cut_mask)
@@ -413,7 +414,7 @@ def multi_cut_labels(image: np.ndarray, hints: list[np.ndarray], fixed: list[np.
     errors = layer_errors(img, layers)
     at_cut = mask_at(img) if mask_at is not None else None
     p = np.clip(at_cut if at_cut is not None else resize(soft, shape).reshape(shape + (k,)), 1e-4, 1.0)
-    if (sure < 0).all():  # automatic hints: the colour models learn from the mask's labels (see cut_labels)
+    if guesses_only(fixed):  # automatic hints: the colour models learn from the mask's labels (see cut_labels)
         learn = [np.argmax(p, axis=2) == j for j in range(k)]
     ll = [colour_loglik(img, h) for h in learn]
     pairs = [(a, b) for a in range(k) for b in range(a + 1, k)]

@@ -81,6 +81,13 @@ def saliency_hints(image: np.ndarray, layers: int = 2, method: str = "spectral")
     return {k: v.astype(np.float32) for k, v in hints.items()}
 
 
+def guesses_only(fixed: list[np.ndarray]) -> bool:
+    """Whether the hints whose sure part is `fixed` (full size) are all automatic (histogram, saliency): no
+    pixel fixed. Such hints are guesses that mix objects of one grey level, so the nets and the cut may not
+    learn from them as they do from the user's."""
+    return not any(np.any(f) for f in fixed)
+
+
 def validate_hints(hints: dict[str, np.ndarray]) -> None:
     """Every hint non-empty, no two overlapping: otherwise one clear error."""
     for name, m in hints.items():
