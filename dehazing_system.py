@@ -122,8 +122,8 @@ def dehaze_stages(cfg: Config, image: np.ndarray, haze: tuple[np.ndarray, float]
     t prior is what the dark channel prior leaves to remove, t_dcp(I) / (t_0 ... t_{k-1}): close to 1 once
     the haze is gone. `haze` is the airlight and the prior's omega (haze_of); `warm[k]` (a previous
     frame's, or with `other_photo` another photo's, stage-k state) warm-starts stage k."""
+    from classical.haze import dcp_transmission
     from net.dehaze import dehaze
-    from utils.haze import dcp_transmission
     from utils.image_io import resize, working_shape
     work = working_shape(image.shape[:2], cfg.max_side)  # the priors are only needed at the working size
     airlight, omega = haze
@@ -158,8 +158,8 @@ def output_bytes(cfg: Config, shape: tuple[int, int]) -> int:
 def haze_of(cfg: Config, image: np.ndarray) -> tuple[np.ndarray, float]:
     """The haze of an image, judged at the working size (the nets' view of it): the dark-channel airlight
     estimate (made grey where AIRLIGHT_COLOUR says so), and the omega of the transmission prior
-    (utils.haze.haze_omega: how much haze there is)."""
-    from utils.haze import estimate_airlight, haze_omega
+    (classical.haze.haze_omega: how much haze there is)."""
+    from classical.haze import estimate_airlight, haze_omega
     from utils.image_io import resize, working_shape
     small = resize(image, working_shape(image.shape[:2], cfg.max_side))
     airlight = estimate_airlight(small)

@@ -91,9 +91,9 @@ def resolve_hints(cfg: Config, image: np.ndarray, n: int
     learn from, the hints the labels keep, the box in pixels or None). X_fg_hint.png etc. and X_box.txt
     beside the input are used automatically with HINTS=auto. The user's masks are sure; automatic hints
     (histogram, saliency) are guesses: the nets learn from them, the labels may overrule them. A box fixes
-    its outside as background and lets the foreground layer learn from its inside (utils.hints.box_hints)."""
+    its outside as background and lets the foreground layer learn from its inside (classical.hints.box_hints)."""
+    from classical.hints import box_hints, layer_names, make_hints, parse_box, validate_hints
     from utils.errors import UserError
-    from utils.hints import box_hints, layer_names, make_hints, parse_box, validate_hints
     from utils.image_io import beside, load_mask
     names = layer_names(n)
     user = {"fg": cfg.fg_hint, "bg": cfg.bg_hint, "mg": cfg.mg_hint}
@@ -179,9 +179,9 @@ class Job:
     def settings(self, fixed: list[np.ndarray], **extra: object):  # -> net.segment.SegmentSettings
         """The nets' settings for hints whose sure part is `fixed`: none sure (automatic hints, guesses by grey
         level or saliency) runs AUTO_STEP2_ITERS of step 2 held to the hints nowhere."""
+        from classical.hints import guesses_only
         from net.segment import SegmentSettings
         from utils.config import settings_from
-        from utils.hints import guesses_only
         if guesses_only(fixed):
             extra = {"step2_iters": self.cfg.auto_step2_iters, "hint_iters": 0, "mask_hint_weight": 0.0, **extra}
         return settings_from(SegmentSettings, self.cfg, **extra)
@@ -310,11 +310,11 @@ def validate(cfg: Config) -> None:
 
 def run(cfg: Config) -> RunResult:
     """Segment one image as `cfg` says; every output goes to a fresh run folder."""
+    from classical.hints import guesses_only
     from net import precision
     from utils import checkpoint
     from utils.device import environment, pick_device, seed_everything, threads_used
     from utils.errors import UserError
-    from utils.hints import guesses_only
     from utils.image_io import load_image, save_input_copy
     from utils.run_folder import finish_run, new_run_dir
     image = load_image(cfg.input)

@@ -9,21 +9,7 @@ import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from utils.guided import guided_filter  # noqa: E402
-from utils.haze import dark_channel, estimate_airlight  # noqa: E402
-
-
-def dcp_dehaze(image: np.ndarray, patch: int = 15, omega: float = 0.95, t_min: float = 0.1,
-               radius: int = 60, eps: float = 1e-4) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Dark-channel-prior dehazing: t = 1 − ω·dark(I/A), refined by a guided filter on the grey input
-    (radius 60, ε = 1e-4 as in the guided-filter paper), J = (I − A)/max(t, t_min) + A. Returns J, t, A."""
-    a = estimate_airlight(image, patch)
-    t = 1.0 - omega * dark_channel(image / np.maximum(a, 1e-3), patch)
-    grey = cv2.cvtColor(np.ascontiguousarray(image, np.float32), cv2.COLOR_RGB2GRAY)
-    t = guided_filter(np.repeat(grey[:, :, None], 3, axis=2), t.astype(np.float32), radius, eps)
-    t = np.clip(t, t_min, 1.0)
-    j = (image - a) / t[:, :, None] + a
-    return np.clip(j, 0, 1).astype(np.float32), t.astype(np.float32), a
+from classical.haze import dcp_dehaze  # noqa: E402,F401  (the baseline, re-exported)
 
 
 def grabcut(image: np.ndarray, fg_hint: np.ndarray, bg_hint: np.ndarray, iters: int = 10,

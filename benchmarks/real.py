@@ -45,7 +45,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from baselines import dcp_dehaze  # noqa: E402
 from quality import figure, run_script  # noqa: E402
 
-from net.segment import band_prior  # noqa: E402
+from classical.hints import band_prior  # noqa: E402
 from utils.device import machine_line  # noqa: E402
 from utils.image_io import load_image, save_image  # noqa: E402
 from utils.metrics import psnr, ssim  # noqa: E402

@@ -121,8 +121,8 @@ def segmentation_as_run_case(shape: tuple[int, int], grouped: bool, device: torc
     is the paper's system, as in segmentation_case: what a user's iteration costs against the paper's."""
     if not grouped:
         return segmentation_case(shape, False, device)
+    from classical.texture import texture_features
     from net.segment import SegmentSettings, texture_classifier
-    from utils.texture import texture_features
     img = torch.rand(1, 3, *shape, device=device)
     feats = torch.from_numpy(texture_features(img[0].permute(1, 2, 0).cpu().numpy())).to(device)[None]
     net = skip(2, 3, groups=2, sigmoid=False).to(device, memory_format=torch.channels_last)

@@ -8,13 +8,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from classical.guided import guided_upsample, scaled_radius
+from classical.haze import dcp_transmission, estimate_airlight
 from net import losses
 from net.loop import Knobs, LoopResult, LoopSettings, NoiseSchedule, Plateau, Problem, Step, optimise
 from net.noise import jitter, meshgrid_input, noise_input
 from net.precision import autocast
 from net.skip import skip
-from utils.guided import guided_upsample, scaled_radius
-from utils.haze import dcp_transmission, estimate_airlight
 from utils.image_io import crop, pad_to_multiple, resize, to_batch, working_shape
 
 

@@ -11,17 +11,17 @@ import numpy as np
 import torch
 from torch import nn
 
+from classical.colour import colour_loglik
+from classical.graphcut import binary_cut, expansion_cut, grabcut
+from classical.guided import guided_upsample, scaled_radius
+from classical.hints import band_prior, guesses_only
+from classical.texture import texture_features
 from net import losses
 from net.loop import Knobs, LoopResult, LoopSettings, NoiseSchedule, Problem, Step, optimise
 from net.noise import jitter, noise_input
 from net.precision import autocast
 from net.skip import skip
-from utils.colour import colour_loglik
-from utils.graphcut import binary_cut, expansion_cut, grabcut
-from utils.guided import guided_upsample, scaled_radius
-from utils.hints import guesses_only
 from utils.image_io import crop, pad_to_multiple, resize, to_batch, to_uint8, working_shape
-from utils.texture import texture_features
 
 
 @dataclass
@@ -57,7 +57,7 @@ class SegmentSettings:
     cut_max_side: int  # the cut's resolution (longest side); labels are carried to full size beyond it
     progress: bool
     cut_rounds: int = 1  # cuts, each with colour models learned from the previous one's labels (a box: more)
-    cut_starts: int = 1  # a box: GrabCut's starts, the lowest-energy one kept (utils.graphcut.grabcut)
+    cut_starts: int = 1  # a box: GrabCut's starts, the lowest-energy one kept (classical.graphcut.grabcut)
     texture_hidden: int = 32  # texture mask: hidden units of its per-pixel classifier
     input_var: float = 0.1  # scale of the uniform input noise
     softmax: bool = False  # K-channel softmax mask even for K = 2
@@ -251,7 +251,7 @@ def segment(image: np.ndarray, hints: list[np.ndarray], s: SegmentSettings, devi
             fixed: list[np.ndarray] | None = None) -> Segmentation:
     """Split `image` (HxWx3 in [0,1]) into len(hints) layers, hint k marking pixels of layer k. The nets learn
     from `hints`; the labels keep `fixed` (default: the hints) where it is set: a box's inside teaches the
-    foreground layer without fixing any pixel of it (see utils.hints.box_hints).
+    foreground layer without fixing any pixel of it (see classical.hints.box_hints).
 
     Step 1 fits each layer inside its hint and the mask to the hints; step 2 adds the reconstruction and
     sharpens the mask (see _Model). With s.coarse > 0 each step runs that share of its iterations at half
@@ -338,7 +338,7 @@ def cut_labels(image: np.ndarray, hints: list[np.ndarray], fixed: list[np.ndarra
       cut_band   x where the pixel lies across a narrow band between the sure hints (see band_prior)
 
     plus cut_smooth x GrabCut's contrast-sensitive boundary term between neighbours of different labels;
-    the `fixed` pixels keep their labels. A min cut (utils.graphcut) finds it at up to cut_max_side
+    the `fixed` pixels keep their labels. A min cut (classical.graphcut) finds it at up to cut_max_side
     pixels; a larger photo's labels are carried to full size by a guided filter against it. With
     cut_rounds > 1 (a box, whose inside holds background colours too) the labels are OpenCV GrabCut's
     from the fixed pixels, `cut_rounds` iterations, the lowest-energy of `cut_starts` starts; where it
@@ -402,7 +402,7 @@ def multi_cut_labels(image: np.ndarray, hints: list[np.ndarray], fixed: list[np.
                      mask_at: Callable[[np.ndarray], np.ndarray | None] | None = None) -> np.ndarray:
     """The labels (HxW uint8, layer index) of a K > 2 layer segmentation: cut_labels's layered energy (each
     layer's reconstruction error, its hint's colours, the mask's log-probability, GrabCut's boundary term)
-    minimised over K labels by alpha-expansion (utils.graphcut.expansion_cut) at up to cut_max_side
+    minimised over K labels by alpha-expansion (classical.graphcut.expansion_cut) at up to cut_max_side
     pixels, the `fixed` pixels held; carried to full size by a guided filter of each label's indicator."""
     full, k = image.shape[:2], len(hints)
     shape = working_shape(full, s.cut_max_side)
@@ -431,27 +431,6 @@ def multi_cut_labels(image: np.ndarray, hints: list[np.ndarray], fixed: list[np.
     for y in range(0, full[0], 512):  # in strips: no full-size temporaries for a huge photo
         out[y:y + 512] = np.argmax(up[y:y + 512].reshape(-1, full[1], k), axis=2)
     return out
-
-
-def band_prior(sure_fg: np.ndarray, sure_bg: np.ndarray, full_width: float = 0.1, no_width: float = 0.2
-               ) -> tuple[np.ndarray, np.ndarray]:
-    """Where each pixel lies across the gap between the sure hints, and how much that says (both HxW float32).
-
-    A person who draws a band around an object (a lasso trimap, a thick brush along the outline) puts the
-    object's edge inside it, most likely near its middle. `to_fg` is 0 on the foreground hint's side of the
-    gap and 1 on the background's (d_fg / (d_fg + d_bg), the distances to the nearest hinted pixel), and
-    `weight` is 1 where the gap is narrow (at most `full_width` of the longest side) and falls to 0 at
-    `no_width`: between sparse strokes far apart the middle says nothing. No sure foreground: no prior."""
-    if not sure_fg.any() or not sure_bg.any():
-        zero = np.zeros(sure_fg.shape, np.float32)
-        return zero, zero
-    d_fg = cv2.distanceTransform((~sure_fg).view(np.uint8), cv2.DIST_L2, 5)
-    d_bg = cv2.distanceTransform((~sure_bg).view(np.uint8), cv2.DIST_L2, 5)
-    gap = np.maximum(d_fg + d_bg, 1e-6)
-    to_fg = d_fg / gap
-    width = gap / max(sure_fg.shape)
-    weight = np.clip((no_width - width) / (no_width - full_width), 0.0, 1.0)
-    return to_fg.astype(np.float32), weight.astype(np.float32)
 
 
 def _to_full(image: np.ndarray, img: np.ndarray, labels: np.ndarray, s: SegmentSettings) -> np.ndarray:

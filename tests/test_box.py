@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 from helpers import results, run_cli, run_script
 
+from classical.hints import box_hints, parse_box
 from utils.errors import UserError
-from utils.hints import box_hints, parse_box
 from utils.image_io import load_image
 
 FAST = ["--step1_iters=15", "--step2_iters=0", "--progress=false", "--box_rounds=2"]

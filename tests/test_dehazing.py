@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from helpers import results, run_script
 
-from utils.haze import add_haze, dark_channel, estimate_airlight
+from classical.haze import add_haze, dark_channel, estimate_airlight
 from utils.image_io import load_image, save_image
 from utils.metrics import psnr
 from utils.synthetic import hazy_motorcycle
@@ -121,8 +121,8 @@ def test_stage_warm_start_reuses_the_previous_stage_and_retargets_t():
     import torch
 
     import dehazing_system as ds
+    from classical.haze import estimate_airlight
     from utils.config import defaults
-    from utils.haze import estimate_airlight
     hazy = hazy_motorcycle(beta=0.3, scale=0.12)[0]
     cfg = defaults(vars(ds), stage_warm_start=True, prior_split=False, max_side=64, progress=False, precision="fp32")
     stages = ds.dehaze_stages(cfg, hazy, (estimate_airlight(hazy), 0.95), [20, 5], torch.device("cpu"))

@@ -2,7 +2,7 @@
 it is each pixel's cheaper label."""
 import numpy as np
 
-from utils.graphcut import binary_cut
+from classical.graphcut import binary_cut
 
 
 def two_regions(h: int = 30, w: int = 40, edge: int = 23, seed: int = 0) -> np.ndarray:
@@ -41,7 +41,7 @@ def test_fixed_pixels_keep_their_labels_against_any_cost():
 
 
 def test_grabcut_splits_a_box_and_declines_without_background():
-    from utils.graphcut import grabcut
+    from classical.graphcut import grabcut
     img = np.full((40, 60, 3), 0.2, np.float32)
     img[10:30, 20:40] = (0.9, 0.3, 0.2)  # a red square on grey
     outside = np.ones((40, 60), bool)
@@ -55,7 +55,7 @@ def test_grabcut_restarts_find_the_object_where_the_box_holds_a_background_shade
     """A yellow object on orange, the box's inside a shade of orange the outside does not have (banana1 of
     the GrabCut benchmark, simplified): GrabCut's one start takes the whole inside; the lowest-energy of its
     framed starts finds the object."""
-    from utils.graphcut import grabcut
+    from classical.graphcut import grabcut
     rng = np.random.default_rng(0)
     img = np.empty((60, 80, 3), np.float32)
     img[:] = (1.0, 0.6, 0.1)
@@ -78,7 +78,7 @@ def test_grabcut_restarts_find_the_object_where_the_box_holds_a_background_shade
 def test_gmm_nll_is_the_mixture_density_of_opencv_models():
     from scipy.stats import multivariate_normal
 
-    from utils.graphcut import gmm_nll
+    from classical.graphcut import gmm_nll
     means, covs = np.array([[10.0, 20, 30], [200, 100, 50]]), [np.diag([4.0, 9, 16]), np.eye(3) * 25 + 5]
     model = np.zeros((1, 65))
     model[0, :2] = (0.3, 0.7)
@@ -95,7 +95,7 @@ def test_expansion_reaches_a_labelling_no_single_expansion_move_improves():
     the global minimum that guarantee implies for a Potts model)."""
     import itertools
 
-    from utils.graphcut import boundary_weights, expansion_cut, potts_energy
+    from classical.graphcut import boundary_weights, expansion_cut, potts_energy
     rng = np.random.default_rng(3)
     image = rng.random((3, 3, 3)).astype(np.float32)
     costs = rng.random((3, 3, 3)) * 2
@@ -121,7 +121,7 @@ def test_expansion_reaches_a_labelling_no_single_expansion_move_improves():
 
 
 def test_expansion_splits_three_colour_regions_along_their_edges():
-    from utils.graphcut import expansion_cut
+    from classical.graphcut import expansion_cut
     image = np.zeros((30, 45, 3), np.float32)
     image[:, 15:30], image[:, 30:] = 0.5, 1.0
     truth = np.repeat(np.arange(3), 15)[None].repeat(30, 0)

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
+from classical.hints import histogram_hints, make_hints, saliency_hints, validate_hints
 from utils.errors import UserError
-from utils.hints import histogram_hints, make_hints, saliency_hints, validate_hints
 from utils.image_io import save_image
 
 

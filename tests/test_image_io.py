@@ -122,7 +122,7 @@ def test_guided_filter_without_opencv_contrib_matches_and_the_fast_filter_is_clo
     import cv2
     import skimage.data
 
-    from utils.guided import guided_filter, guided_upsample
+    from classical.guided import guided_filter, guided_upsample
     guide = cv2.resize(skimage.data.astronaut(), (256, 256), interpolation=cv2.INTER_AREA).astype(np.float32) / 255
     src = (guide.mean(axis=2) > 0.5).astype(np.float32)
     contrib = guided_filter(guide, src, 8, 0.1)

@@ -2,11 +2,11 @@ import numpy as np
 import torch
 
 import segmentation
+from classical.texture import GABOR_ORIENTATIONS, GABOR_WAVELENGTHS, gabor_energy, texture_features
 from net.segment import SegmentSettings, segment
 from utils.config import defaults, settings_from
 from utils.metrics import iou
 from utils.synthetic import eroded_hints
-from utils.texture import GABOR_ORIENTATIONS, GABOR_WAVELENGTHS, gabor_energy, texture_features
 
 
 def seg_settings(**changes) -> SegmentSettings:
@@ -142,7 +142,7 @@ def _band(shape: tuple[int, int] = (300, 300), inner: int = 60, outer: int = 90)
 
 
 def test_band_prior_runs_from_the_foreground_hint_to_the_background_hint_and_fades_in_wide_gaps():
-    from net.segment import band_prior
+    from classical.hints import band_prior
     fg, bg = _band()
     to_fg, weight = band_prior(fg, bg)
     assert to_fg[150, 150 + 62] < 0.1 and to_fg[150, 150 + 88] > 0.9  # beside each hint

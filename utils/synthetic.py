@@ -7,7 +7,7 @@ import numpy as np
 import skimage.data
 from scipy import ndimage
 
-from utils.haze import add_haze
+from classical.haze import add_haze
 
 TEXTURES = ("brick", "grass", "gravel")
 # Middlebury 2014 Motorcycle as bundled by scikit-image (downsampled ×4): calibration from

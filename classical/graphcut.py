@@ -145,7 +145,7 @@ def grabcut(image: np.ndarray, sure_fg: np.ndarray, sure_bg: np.ndarray, iters: 
 def gmm_nll(pixels: np.ndarray, model: np.ndarray) -> np.ndarray:
     """Minus the log-likelihood of each of `pixels` (Nx3) under one of OpenCV GrabCut's colour models (its
     1x65 array: 5 weights, 5 means, 5 3x3 covariances)."""
-    from utils.colour import mixture_loglik
+    from classical.colour import mixture_loglik
     return -mixture_loglik(pixels, model[0, :5], model[0, 5:20].reshape(5, 3), model[0, 20:].reshape(5, 3, 3))
 
 

@@ -166,3 +166,24 @@ def box_hints(shape: tuple[int, int], box: tuple[int, int, int, int]) -> tuple[n
     m = max(1, round(BOX_FRAME * min(h, w)))
     frame[m:h - m, m:w - m] = False
     return (~frame).astype(np.float32), frame.astype(np.float32), np.zeros(shape, np.float32)
+
+
+def band_prior(sure_fg: np.ndarray, sure_bg: np.ndarray, full_width: float = 0.1, no_width: float = 0.2
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Where each pixel lies across the gap between the sure hints, and how much that says (both HxW float32).
+
+    A person who draws a band around an object (a lasso trimap, a thick brush along the outline) puts the
+    object's edge inside it, most likely near its middle. `to_fg` is 0 on the foreground hint's side of the
+    gap and 1 on the background's (d_fg / (d_fg + d_bg), the distances to the nearest hinted pixel), and
+    `weight` is 1 where the gap is narrow (at most `full_width` of the longest side) and falls to 0 at
+    `no_width`: between sparse strokes far apart the middle says nothing. No sure foreground: no prior."""
+    if not sure_fg.any() or not sure_bg.any():
+        zero = np.zeros(sure_fg.shape, np.float32)
+        return zero, zero
+    d_fg = cv2.distanceTransform((~sure_fg).view(np.uint8), cv2.DIST_L2, 5)
+    d_bg = cv2.distanceTransform((~sure_bg).view(np.uint8), cv2.DIST_L2, 5)
+    gap = np.maximum(d_fg + d_bg, 1e-6)
+    to_fg = d_fg / gap
+    width = gap / max(sure_fg.shape)
+    weight = np.clip((no_width - width) / (no_width - full_width), 0.0, 1.0)
+    return to_fg.astype(np.float32), weight.astype(np.float32)

@@ -30,7 +30,7 @@ def dcp_transmission(image: np.ndarray, airlight: np.ndarray, omega: float = 0.9
                      refine: bool = True) -> np.ndarray:
     """He et al.'s transmission estimate t = 1 − ω·dark(I / A), refined by a guided filter on I
     (radius 4 patches, ε = 1e-3); `airlight` a colour or an HxWx3 map."""
-    from utils.guided import guided_filter
+    from classical.guided import guided_filter
     a = np.asarray(airlight, np.float32)
     t = 1.0 - omega * dark_channel(image / np.maximum(a, 1e-3), patch)
     if refine:
@@ -61,7 +61,7 @@ def haze_omega(image: np.ndarray, airlight: np.ndarray, max_omega: float = 0.95,
     dark = dark_channel(image / np.maximum(a, 1e-3))
 
     def below_black(omega: float) -> float:
-        from utils.guided import guided_filter
+        from classical.guided import guided_filter
         t = np.clip(guided_filter(image, 1.0 - omega * dark, 4 * 15, 1e-3), 0.1, 1.0)[:, :, None]
         return float(((image - (1 - t) * a) / t).min(axis=2).__lt__(0).mean())
 
@@ -72,3 +72,17 @@ def haze_omega(image: np.ndarray, airlight: np.ndarray, max_omega: float = 0.95,
         mid = (lo + hi) / 2
         lo, hi = (mid, hi) if below_black(mid) <= black_share else (lo, mid)
     return lo
+
+
+def dcp_dehaze(image: np.ndarray, patch: int = 15, omega: float = 0.95, t_min: float = 0.1,
+               radius: int = 60, eps: float = 1e-4) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Dark-channel-prior dehazing: t = 1 − ω·dark(I/A), refined by a guided filter on the grey input
+    (radius 60, ε = 1e-4 as in the guided-filter paper), J = (I − A)/max(t, t_min) + A. Returns J, t, A."""
+    a = estimate_airlight(image, patch)
+    t = 1.0 - omega * dark_channel(image / np.maximum(a, 1e-3), patch)
+    from classical.guided import guided_filter
+    grey = cv2.cvtColor(np.ascontiguousarray(image, np.float32), cv2.COLOR_RGB2GRAY)
+    t = guided_filter(np.repeat(grey[:, :, None], 3, axis=2), t.astype(np.float32), radius, eps)
+    t = np.clip(t, t_min, 1.0)
+    j = (image - a) / t[:, :, None] + a
+    return np.clip(j, 0, 1).astype(np.float32), t.astype(np.float32), a
