@@ -41,6 +41,7 @@ SAVE_FRAMES = False  # also write every dehazed frame as a PNG
 VIDEO_SEGMENT = 25  # frames per crash-safe segment: a video run resumes (--resume=RUN) after its last segment
 STOP_AFTER = 0  # video: stop after this many frames per process (0 = at the end); go on later with --resume=RUN
 # --- system
+DIP = True  # fit the J and t nets; false: nets off, the same pipeline with no net (the dark-channel prior's t)
 STAGES = 1  # dehazing stages: stage k+1 dehazes stage k's result (1 = plain Double-DIP)
 ITERS = 20  # iterations of the first stage (t follows its prior within 20 on real photos; more add nothing)
 ITER_FACTOR = 1.0  # stage k runs ITERS * ITER_FACTOR**k iterations (the paper: 3)
@@ -567,9 +568,16 @@ def run(cfg: Config, folder_nets: dict | None = None) -> RunResult:
         side_by_side(panels, titles, run_dir / "figure.png")
         plot_curves(histories, run_dir / "curves.png")
     final: dict = {"stage": len(outputs) - 1}
-    if gt is not None:  # the last stage's scores are the final ones
-        final.update(psnr_gt=stages[-1]["psnr_gt"], ssim_gt=stages[-1]["ssim_gt"], **hazy_scores)
     interrupted = any(st["stopped"] == "interrupted" for st in stages)
+    if gt is not None:  # the last stage's scores are the final ones, beside the same run with no nets
+        final.update(psnr_gt=stages[-1]["psnr_gt"], ssim_gt=stages[-1]["ssim_gt"], **hazy_scores)
+        off = ""
+        if cfg.dip and not interrupted:
+            J_off = dehaze_stages(run_cfg.replace(dip=False), image, (airlight, omega), iters, device)[-1].J
+            final.update(nets_off_psnr_gt=psnr(J_off, gt), nets_off_ssim_gt=ssim(J_off, gt))
+            off = f"nets off {final['nets_off_psnr_gt']:.2f} / {final['nets_off_ssim_gt']:.3f}, "
+        report.append(f"dehazed: PSNR {final['psnr_gt']:.2f} dB, SSIM {final['ssim_gt']:.3f} ({off}hazy input "
+                      f"{final['hazy_psnr_gt']:.2f} / {final['hazy_ssim_gt']:.3f})")
     return finish_run(run_dir, {
         "script": "dehazing_system.py", "config": cfg.as_dict(), "environment": environment(),
         "device": str(device), "precision": run_cfg.precision, "seed": cfg.seed, "resumed_from": cfg.resume or None,

@@ -35,6 +35,7 @@ BOX_ROUNDS = 10  # with a box: GrabCut iterations (OpenCV; 10, as its box mode i
 BOX_STARTS = 7  # with a box: GrabCut starts (the box's inner frame 0, 5 ... 30% as background), lowest energy kept
 TRUTH = "auto"  # label/mask image to score IoU against (auto: X_truth.png beside the input, "" = none)
 # --- system
+DIP = True  # fit the layer and mask nets; false: nets off, the cut's classical terms alone (colours, band, edges)
 LAYERS = 2  # number of layers: 2 (foreground/background) or more
 METHOD = "system"  # system: Double-DIP (2 layers) or 3 pairwise Double-DIPs fused; multi: one softmax-mask model
 FUSION = "vote"  # fusion of the system's pairwise runs: vote (majority) or paper (disagreement = middle)
@@ -165,6 +166,9 @@ def step_summary(seg) -> dict:
                 "best_iteration": r.best_step} for k, r in seg.steps.items()}
 
 
+PAIRS = {("fg", "bg"): (2, 0), ("mg", "bg"): (1, 0), ("fg", "mg"): (2, 1)}  # the system's runs: their labels
+
+
 class Job:
     """One image's segmentation: its settings, device, image, hints (fg first), the hints its labels keep
     (resolve_hints: the user's, not automatic ones), truth, run folder and box (its hints are in both)."""
@@ -185,6 +189,26 @@ class Job:
         if guesses_only(fixed):
             extra = {"step2_iters": self.cfg.auto_step2_iters, "hint_iters": 0, "mask_hint_weight": 0.0, **extra}
         return settings_from(SegmentSettings, self.cfg, **extra)
+
+    def labels(self, hints: list[np.ndarray], fixed: list[np.ndarray], **extra: object) -> np.ndarray:
+        """The labels (0 = the first hint's layer) of one segmentation, nothing written."""
+        from net.segment import segment
+        box = self.box is not None
+        return segment(self.image, hints, self.settings(fixed, cut_rounds=self.cfg.box_rounds if box else 1,
+                                                        cut_starts=self.cfg.box_starts if box else 1, **extra),
+                       self.device, fixed).labels
+
+    def nets_off(self) -> np.ndarray:
+        """The label map (0 = background ... n-1 = foreground) of this run with no nets (--dip=false): the
+        control a scored run reports beside its own score. Cheap: the cut alone."""
+        from net.segment import fuse_paper, fuse_vote
+        n = self.cfg.layers
+        if n == 2 or self.cfg.method == "multi":
+            return (n - 1 - self.labels(self.hints, self.fixed, dip=False)).astype(np.uint8)
+        h, f = dict(zip(self.names, self.hints, strict=True)), dict(zip(self.names, self.fixed, strict=True))
+        masks = {labs: (self.labels([h[a], h[b]], [f[a], f[b]], dip=False) == 0).astype(np.float32)
+                 for (a, b), labs in PAIRS.items()}
+        return fuse_vote(masks) if self.cfg.fusion == "vote" else fuse_paper(masks)
 
     def two_layer(self, names: list[str], hints: list[np.ndarray], fixed: list[np.ndarray], run_dir: Path,
                   truth: np.ndarray | None, softmax: bool = False, tag: str = "") -> tuple[object, dict]:
@@ -220,10 +244,9 @@ class Job:
         its own sub-folder, fused into one label map (2 = fg, 1 = mg, 0 = bg)."""
         from net.segment import fuse_paper, fuse_vote
         from utils.image_io import save_image
-        pairs = {("fg", "bg"): (2, 0), ("mg", "bg"): (1, 0), ("fg", "mg"): (2, 1)}
         h, f = dict(zip(self.names, self.hints, strict=True)), dict(zip(self.names, self.fixed, strict=True))
         masks, runs, layers = {}, {}, {}
-        for (a, b), labs in pairs.items():
+        for (a, b), labs in PAIRS.items():
             sub = self.run_dir / f"pair_{a}_{b}"
             sub.mkdir()
             seg, runs[f"{a}_{b}"] = self.two_layer([a, b], [h[a], h[b]], [f[a], f[b]], sub, None, tag=f"{a} vs {b}")
@@ -281,6 +304,14 @@ class Job:
         return summary
 
 
+def nets_off_scores(labels: np.ndarray, truth: np.ndarray, n: int) -> dict:
+    """The nets-off control's scores, named as the run's own with `_nets_off`."""
+    from utils.metrics import iou, per_class_iou
+    if n == 2:
+        return {"iou_fg_nets_off": iou(labels == 1, truth == 1)}
+    return {"mean_iou_nets_off": float(np.mean(per_class_iou(labels, truth, n)))}
+
+
 def validate(cfg: Config) -> None:
     """Settings that cannot work: one line each."""
     from utils.config import check_choice
@@ -290,6 +321,8 @@ def validate(cfg: Config) -> None:
     check_choice("mask_input", cfg.mask_input, ("noise", "image", "texture"))
     check_choice("method", cfg.method, ("system", "multi"))
     check_choice("fusion", cfg.fusion, ("vote", "paper"))
+    if not cfg.dip and not cfg.cut:
+        raise UserError("--dip=false takes its labels from the cut: keep --cut=true")
     if cfg.layers > 3 and cfg.method == "system":
         raise UserError("--method=system fuses three pairwise runs, so it needs --layers=3; use --method=multi")
     if not 0 <= cfg.coarse <= 1:
@@ -339,13 +372,20 @@ def run(cfg: Config) -> RunResult:
     report: list[str] = []
     if cfg.layers == 2:
         _, summary = job.two_layer(names, hints, fixed, run_dir, truth, softmax=cfg.method == "multi")
-        if "iou_fg" in summary:
-            report.append(f"foreground IoU {summary['iou_fg']:.3f} (hints alone {summary['iou_fg_hint_only']:.3f})")
     else:
         summary = job.three_layer_system() if cfg.method == "system" else job.multi_layer()
-        if truth is not None:
+    if truth is not None:  # the score, beside the same run with no nets and the hints alone
+        off = ""
+        if cfg.dip and not summary["interrupted"]:
+            summary.update(nets_off_scores(job.nets_off(), truth, cfg.layers))
+            score = summary["iou_fg_nets_off" if cfg.layers == 2 else "mean_iou_nets_off"]
+            off = f"nets off {score:.3f}, "
+        if cfg.layers == 2:
+            report.append(f"foreground IoU {summary['iou_fg']:.3f} ({off}hints alone "
+                          f"{summary['iou_fg_hint_only']:.3f})")
+        else:
             report.append(f"mean IoU {summary['mean_iou']:.3f} per label {np.round(summary['iou_per_label'], 3)} "
-                          f"(hints alone {summary['mean_iou_hint_only']:.3f})")
+                          f"({off}hints alone {summary['mean_iou_hint_only']:.3f})")
     return finish_run(run_dir, {
         "script": "segmentation.py", "config": cfg.as_dict(), "environment": environment(), "device": str(device),
         "precision": resolved, "seed": cfg.seed, "input": cfg.input, "input_size": [image.shape[1], image.shape[0]],

@@ -16,8 +16,12 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from classical.haze import dark_channel, dcp_transmission, estimate_airlight  # noqa: E402
-from net.dehaze import recover  # noqa: E402
+from classical.haze import (  # noqa: E402
+    dark_channel,
+    dcp_transmission,
+    estimate_airlight,
+    recover,  # noqa: E402
+)
 from utils.metrics import psnr  # noqa: E402
 from utils.synthetic import hazy_motorcycle  # noqa: E402
 

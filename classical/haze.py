@@ -86,3 +86,27 @@ def dcp_dehaze(image: np.ndarray, patch: int = 15, omega: float = 0.95, t_min: f
     t = np.clip(t, t_min, 1.0)
     j = (image - a) / t[:, :, None] + a
     return np.clip(j, 0, 1).astype(np.float32), t.astype(np.float32), a
+
+
+def recover(image: np.ndarray, t: np.ndarray, A: np.ndarray, rows: int = 512) -> np.ndarray:
+    """J = (I − (1 − t)·A) / t (t: HxW, already clipped away from 0; A: HxWx3, may be a broadcast view),
+    clipped to [0, 1], a strip of rows at a time so a huge photo needs no full-size temporaries."""
+    J = np.empty(image.shape[:2] + (3,), np.float32)
+    for y in range(0, image.shape[0], rows):
+        sl = slice(y, y + rows)
+        tt = t[sl, :, None]
+        np.clip((image[sl] - (1 - tt) * A[sl]) / tt, 0, 1, out=J[sl])
+    return J
+
+
+def restore(image: np.ndarray, image_small: np.ndarray, t_small: np.ndarray, airlight: np.ndarray,
+            radius: int, eps: float, t_min: float) -> tuple[np.ndarray, np.ndarray]:
+    """The full-size (J, t) from a transmission found at a working size: t guided-filtered against the small
+    image and applied to the full one (utils.guided.guided_upsample), clipped to [t_min, 1], and J
+    recovered by inverting the haze model with `airlight` (a colour, or a full-size HxWx3 map)."""
+    from classical.guided import guided_upsample
+    t = guided_upsample(image, image_small, np.clip(t_small, 0, 1), radius, eps)
+    np.clip(t, t_min, 1, out=t)
+    a = np.asarray(airlight, np.float32)
+    A = np.broadcast_to(a, image.shape[:2] + (3,)) if a.ndim == 1 else a
+    return recover(image, t, A), t.astype(np.float32, copy=False)

@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from classical.guided import guided_upsample, scaled_radius
-from classical.haze import dcp_transmission, estimate_airlight
+from classical.guided import scaled_radius
+from classical.haze import dcp_transmission, estimate_airlight, recover, restore
 from net import losses
-from net.loop import Knobs, LoopResult, LoopSettings, NoiseSchedule, Plateau, Problem, Step, optimise
+from net.loop import Knobs, LoopResult, LoopSettings, NoiseSchedule, Plateau, Problem, Step, optimise, psnr_db
 from net.noise import jitter, meshgrid_input, noise_input
 from net.precision import autocast
 from net.skip import skip
@@ -22,6 +22,7 @@ from utils.image_io import crop, pad_to_multiple, resize, to_batch, working_shap
 class DehazeSettings:
     """How to dehaze one image. The fields without a default are dehazing_system.py's settings, filled
     from its constants (utils.config.settings_from): their defaults live there only."""
+    dip: bool  # fit the nets; false: no net built, t is the prior's own (the classical pipeline alone)
     channels: tuple[int, ...]  # per-scale channels of the J, t (and A) nets
     skips: tuple[int, ...]  # per-scale skip channels
     input_depth: int  # channels of the noise inputs
@@ -55,7 +56,7 @@ class Dehazed:
     t: np.ndarray
     A: np.ndarray
     airlight: np.ndarray  # the mean airlight colour
-    loop: LoopResult
+    loop: LoopResult  # (with no nets: 0 iterations)
     time_s: float
     state: dict = field(default_factory=dict)
 
@@ -81,6 +82,8 @@ def dehaze(image: np.ndarray, s: DehazeSettings, device: torch.device, airlight:
     else:
         a_fixed = to_batch(pad_to_multiple(resize(a_prior, work), mult), device)
 
+    if not s.dip:  # the same pipeline with no net: t is the prior's transmission
+        return _without_nets(image, img_w, work, full, s, a_prior, t_prior, start)
     t_target = None
     if s.t_prior_weight:
         if t_prior is None:
@@ -145,33 +148,36 @@ def dehaze(image: np.ndarray, s: DehazeSettings, device: torch.device, airlight:
     return _finish(image, img_w, best, work, full, s, r, state, start)
 
 
+def _without_nets(image: np.ndarray, img_w: np.ndarray, work: tuple[int, int], full: tuple[int, int],
+                  s: DehazeSettings, airlight: np.ndarray, t_prior: np.ndarray | None, start: float) -> Dehazed:
+    """--dip=false: no net built; t is the dark-channel prior's (`t_prior`, else He et al.'s estimate with
+    the prior's omega) at the working size, then the same guided filter, clip and inversion as the nets' t
+    gets. Its "reconstruction PSNR" is that of the haze model with this t, J and A at the working size."""
+    small = crop(img_w, work)
+    if t_prior is None:
+        t_prior = dcp_transmission(small, airlight, s.t_prior_omega)
+    t_w = resize(np.asarray(t_prior, np.float32), work)
+    a = np.asarray(airlight, np.float32)
+    a_w = np.broadcast_to(a, work + (3,)) if a.ndim == 1 else resize(a, work)
+    tc = np.clip(t_w, s.t_min, 1)
+    rebuilt = tc[:, :, None] * recover(small, tc, a_w) + (1 - tc[:, :, None]) * a_w
+    mult = 2 ** len(s.channels)
+    a_map = a.reshape(3, 1, 1) if a.ndim == 1 else pad_to_multiple(resize(a, work), mult).transpose(2, 0, 1)
+    out = {"t": torch.from_numpy(pad_to_multiple(t_w, mult))[None], "A": torch.from_numpy(np.ascontiguousarray(a_map))}
+    loop = LoopResult(iterations=0, stopped="no nets", best_psnr=psnr_db(float(np.mean((rebuilt - small) ** 2))),
+                      best_step=0, best=out, last=out, history={"loss": [], "psnr": []}, optimizer=None)
+    return _finish(image, img_w, out, work, full, s, loop, {}, start)
+
+
 def _finish(image: np.ndarray, img_w: np.ndarray, best: dict[str, torch.Tensor], work: tuple[int, int],
-            full: tuple[int, int], s: DehazeSettings, r: LoopResult, state: dict, start: float,
-            rows: int = 512) -> Dehazed:
+            full: tuple[int, int], s: DehazeSettings, r: LoopResult | None, state: dict, start: float) -> Dehazed:
     """t: guided-filtered against the input (at the working size, applied at full size), clipped to
-    [t_min, 1]; J recovered from them at full resolution."""
+    [t_min, 1]; J recovered from them at full resolution (classical.haze.restore)."""
     t_w = crop(best["t"].float().cpu().numpy()[0], work)
-    t = guided_upsample(image, crop(img_w, work), np.clip(t_w, 0, 1), scaled_radius(work, s.guided_radius),
-                        s.guided_eps)
-    np.clip(t, s.t_min, 1, out=t)
     a = best["A"].float().cpu().numpy()
     constant = a.shape[-1] == 1 and a.shape[-2] == 1
-    if constant:  # one colour: a broadcast view, not a full-size array
-        A = np.broadcast_to(a[:, 0, 0].astype(np.float32), full + (3,))
-    else:
-        A = np.clip(resize(crop(a.transpose(1, 2, 0), work), full), 0, 1).astype(np.float32)
-    J = recover(image, t, A, rows)
-    return Dehazed(J=J, t=t.astype(np.float32, copy=False), A=A, loop=r,
-                   airlight=a[:, 0, 0] if constant else A.reshape(-1, 3).mean(axis=0),
-                   state=state, time_s=time.time() - start)
-
-
-def recover(image: np.ndarray, t: np.ndarray, A: np.ndarray, rows: int = 512) -> np.ndarray:
-    """J = (I − (1 − t)·A) / t (t: HxW, already clipped away from 0; A: HxWx3, may be a broadcast view),
-    clipped to [0, 1], a strip of rows at a time so a huge photo needs no full-size temporaries."""
-    J = np.empty(image.shape[:2] + (3,), np.float32)
-    for y in range(0, image.shape[0], rows):
-        sl = slice(y, y + rows)
-        tt = t[sl, :, None]
-        np.clip((image[sl] - (1 - tt) * A[sl]) / tt, 0, 1, out=J[sl])
-    return J
+    # one colour stays a colour (a broadcast view in restore), a map is brought to full size
+    A = a[:, 0, 0].astype(np.float32) if constant else np.clip(resize(crop(a.transpose(1, 2, 0), work), full), 0, 1)
+    J, t = restore(image, crop(img_w, work), t_w, A, scaled_radius(work, s.guided_radius), s.guided_eps, s.t_min)
+    return Dehazed(J=J, t=t, A=np.broadcast_to(A, full + (3,)) if constant else A, loop=r,
+                   airlight=A if constant else A.reshape(-1, 3).mean(axis=0), state=state, time_s=time.time() - start)

@@ -28,6 +28,7 @@ from utils.image_io import crop, pad_to_multiple, resize, to_batch, to_uint8, wo
 class SegmentSettings:
     """How to segment. The fields without a default are segmentation.py's settings, filled from its
     constants (utils.config.settings_from): their defaults live there only."""
+    dip: bool  # fit the nets; false: no net built, the labels from the cut's classical terms alone
     channels: tuple[int, ...]  # per-scale channels of every net (no skips)
     input_depth: int  # channels of each net's noise input
     mask_input: str  # the mask: texture (see segment), or a DIP fed noise (Double-DIP) or the image
@@ -258,6 +259,8 @@ def segment(image: np.ndarray, hints: list[np.ndarray], s: SegmentSettings, devi
     the working size first (coarse-to-fine: the nets are fully convolutional and the texture mask is per
     pixel, so both carry over; a quarter of the pixels makes those iterations about 4x cheaper)."""
     full = image.shape[:2]
+    if not s.dip:
+        return _without_nets(image, hints, hints if fixed is None else fixed, s)
     model = _Model(len(hints), s, device)
     fine = model.level(image, hints, working_shape(full, s.max_side))
     if model.by_texture:
@@ -287,6 +290,23 @@ def segment(image: np.ndarray, hints: list[np.ndarray], s: SegmentSettings, devi
     best = result.best if result.best else result.last
     return _finish(image, hints, hints if fixed is None else fixed, at.img_w, best, at.work, s, steps,
                    lambda small: model.mask_at(small, at.work))
+
+
+def _without_nets(image: np.ndarray, hints: list[np.ndarray], fixed: list[np.ndarray], s: SegmentSettings
+                  ) -> Segmentation:
+    """--dip=false: no net built. The labels are the cut's with every term that comes from a net left out
+    (the hints' colour models, the band, the boundary term; GrabCut from a box); the layers are the photo
+    cut along them, the soft mask the labels themselves."""
+    k = len(hints)
+    if k == 2:
+        labels = np.logical_not(cut_labels(image, hints, fixed, None, None, s)).view(np.uint8)
+    else:
+        labels = multi_cut_labels(image, hints, fixed, None, None, s)
+    for layer, hint in enumerate(fixed):
+        labels[hint > 0] = layer
+    onehot = np.stack([labels == j for j in range(k)]).astype(np.float32)
+    layers = np.stack([to_uint8(image) * (labels == j)[:, :, None] for j in range(k)])
+    return Segmentation(soft=onehot, refined=onehot.copy(), labels=labels, layers=layers, steps={})
 
 
 def _finish(image: np.ndarray, hints: list[np.ndarray], fixed: list[np.ndarray], img_w: np.ndarray,
@@ -323,8 +343,8 @@ def _finish(image: np.ndarray, hints: list[np.ndarray], fixed: list[np.ndarray],
                         layers=layers, steps=steps)
 
 
-def cut_labels(image: np.ndarray, hints: list[np.ndarray], fixed: list[np.ndarray], soft_fg: np.ndarray,
-               layers: np.ndarray, s: SegmentSettings,
+def cut_labels(image: np.ndarray, hints: list[np.ndarray], fixed: list[np.ndarray], soft_fg: np.ndarray | None,
+               layers: np.ndarray | None, s: SegmentSettings,
                mask_at: Callable[[np.ndarray], np.ndarray | None] | None = None) -> np.ndarray:
     """The foreground of a two-layer segmentation (HxW bool) as the exact minimum of the layered energy,
     over the pixels the hints leave open: each pixel pays for the label it gets
@@ -357,10 +377,11 @@ def cut_labels(image: np.ndarray, hints: list[np.ndarray], fixed: list[np.ndarra
         labels = grabcut(img, sure_fg, sure_bg, s.cut_rounds, starts=s.cut_starts)
         if labels is not None and min(labels.sum(), (~labels).sum()) >= least:
             return _to_full(image, img, labels, s)
-    errors = layer_errors(img, layers)
+    errors = layer_errors(img, layers) if layers is not None else [np.zeros(shape, np.float32)] * 2
     at_cut = mask_at(img) if mask_at is not None else None  # None: no texture mask to evaluate at this size
-    p = np.clip(at_cut[:, :, 0] if at_cut is not None else resize(soft_fg, shape), 1e-4, 1 - 1e-4)
-    if guesses_only(fixed):  # automatic hints mark grey levels, which mix objects (a monster's
+    p = np.clip(at_cut[:, :, 0] if at_cut is not None else resize(soft_fg, shape) if soft_fg is not None
+                else np.full(shape, 0.5, np.float32), 1e-4, 1 - 1e-4)
+    if guesses_only(fixed) and soft_fg is not None:  # automatic hints mark grey levels, which mix objects (a monster's
         # light scales and the grass): the colour models learn from the mask's labels, freed from them in step 2
         fg, bg = p > 0.5, p <= 0.5
     weights = (s.cut_layers, s.cut_mask)
@@ -397,8 +418,8 @@ def layer_errors(img: np.ndarray, layers: np.ndarray) -> list[np.ndarray]:
             for y in layers]
 
 
-def multi_cut_labels(image: np.ndarray, hints: list[np.ndarray], fixed: list[np.ndarray], soft: np.ndarray,
-                     layers: np.ndarray, s: SegmentSettings,
+def multi_cut_labels(image: np.ndarray, hints: list[np.ndarray], fixed: list[np.ndarray], soft: np.ndarray | None,
+                     layers: np.ndarray | None, s: SegmentSettings,
                      mask_at: Callable[[np.ndarray], np.ndarray | None] | None = None) -> np.ndarray:
     """The labels (HxW uint8, layer index) of a K > 2 layer segmentation: cut_labels's layered energy (each
     layer's reconstruction error, its hint's colours, the mask's log-probability, GrabCut's boundary term)
@@ -411,10 +432,11 @@ def multi_cut_labels(image: np.ndarray, hints: list[np.ndarray], fixed: list[np.
     sure = np.full(shape, -1, np.int64)
     for layer, f in enumerate(fixed):
         sure[resize(np.asarray(f, np.float32), shape) > 0.5] = layer
-    errors = layer_errors(img, layers)
+    errors = layer_errors(img, layers) if layers is not None else [np.zeros(shape, np.float32)] * k
     at_cut = mask_at(img) if mask_at is not None else None
-    p = np.clip(at_cut if at_cut is not None else resize(soft, shape).reshape(shape + (k,)), 1e-4, 1.0)
-    if guesses_only(fixed):  # automatic hints: the colour models learn from the mask's labels (see cut_labels)
+    p = np.clip(at_cut if at_cut is not None else resize(soft, shape).reshape(shape + (k,)) if soft is not None
+                else np.full(shape + (k,), 1.0 / k, np.float32), 1e-4, 1.0)
+    if guesses_only(fixed) and soft is not None:  # automatic hints: the colours of the mask's labels (see cut_labels)
         learn = [np.argmax(p, axis=2) == j for j in range(k)]
     ll = [colour_loglik(img, h) for h in learn]
     pairs = [(a, b) for a in range(k) for b in range(a + 1, k)]

@@ -47,7 +47,10 @@ def plot_curves(histories: dict[str, dict[str, list[float]]], path: str | os.Pat
     for ax in (ax_loss, ax_psnr):
         ax.set_xlabel("iteration")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        if offset:
+            ax.legend(fontsize=8)
+        else:  # nothing was fitted (--dip=false)
+            ax.text(0.5, 0.5, "no nets fitted", ha="center", va="center", transform=ax.transAxes)
     return _save(fig, path)
 
 
