@@ -1,35 +1,40 @@
-"""Real photographs with ground truth, ours against the tools a user would pick instead.
+"""Real photographs with ground truth: ours beside its controls, on the dev half (settings are chosen on
+it) and on the test half (results are reported from it) of every set in ../shared/realdata/
+(benchmarks/realdata.py holds the split and the hints made from each truth).
 
-- Dehazing: every RESIDE outdoor pair (real photos with synthetic haze, light and heavy) and O-HAZE pair
-  (real haze) in ../shared/realdata/: the hazy input itself, dark-channel-prior dehazing (He et al.,
-  benchmarks/baselines.py), ours single-stage and two-stage; PSNR and SSIM against the clean photo at
-  full size, wall time.
-- Segmentation: every photo of the GrabCut benchmark there, from its lasso trimap (255 sure foreground,
-  0/64 sure background, 128 unknown): the hints alone (the unknown band taken as background), the band's
-  middle alone (each unknown pixel given to the nearer sure hint: what the trimap's shape says without
-  looking at the photo), OpenCV GrabCut from the same trimap (its unknown band started as probable
-  foreground and as probable background, the better kept, to be fair to it), ours two-layer; the
-  benchmark's error rate (wrong pixels in the unknown band, its unlabelled boundary band left out) and
-  foreground IoU; wall time.
-- Boxes (`--only=box`): the benchmark's box trimaps, OpenCV GrabCut in its native box mode
-  (GC_INIT_WITH_RECT, 10 iterations) against ours from `--box`: error inside the box and IoU.
-- Scribbles (`--only=scribbles`): a few strokes drawn from the truth masks (see `scribbles`), GrabCut
-  from the same strokes against ours.
+Every table has the same columns: the input alone (the hazy photo; the hints taken as the answer), the
+band's middle alone where the hints leave a band (each open pixel to the nearer hint: what the band's
+shape says without the photo), the classical peer (dark-channel-prior dehazing with He et al.'s
+settings; OpenCV GrabCut from the same hints), **nets off** (ours with --dip=false: the same pipeline with
+no net built or trained), ours, and our wall time; then a line of means and of how many photos ours
+beats each column on.
 
-The data is third-party: it is read from ../shared/realdata/ and never copied into the project; when it
-is absent this script says so and exits with status 0. Our runs are the experiment scripts' main() with
-command-line settings, as a user runs them, each in its own folder under output/.
+- dehazing: RESIDE outdoor, O-HAZE, HSTS, SOTS outdoor and HazeRD pairs; PSNR / SSIM against the clean
+  photo at full size.
+- nogt: the real hazy photos without truth, as a figure (input, DCP, nets off, ours) and three checks
+  that need no truth: pixels newly clipped to black or white, pixels newly saturated, and the colour
+  cast (the shift of the image's mean colour in CIELAB a*b*).
+- segmentation: GrabCut benchmark, Berkeley and COCO-MVal objects, from every kind of hint in `--hints`:
+  lasso (the GrabCut benchmark's own trimaps), gcbox (its own boxes), box (3% margin), centred (a band of
+  2% of the diagonal either side of the edge), loose (the object eroded by 1% of the diagonal, the
+  background beyond 5%), strokes; the benchmark's error rate over the pixels the hints leave open (inside
+  the box for a box), and foreground IoU. GrabCut from a mask is started with the open pixels as probable
+  foreground and as probable background and the better start kept, which looks at the truth (an
+  advantage ours does not get); from a box it runs in its box mode (GC_INIT_WITH_RECT, 10 iterations).
 
-    python benchmarks/real.py                       # everything (a long run on a 2-core CPU)
-    python benchmarks/real.py --only=dehazing       # one part: dehazing, segmentation, box or scribbles
-    python benchmarks/real.py --cases=0025,person   # cases whose name contains one of these
-    python benchmarks/real.py --quick --out=/tmp/r  # smoke version: two cases per part, few iterations
-Writes benchmarks/results/real_PART.md for each part (its table, also printed) and its figure grid beside it.
+The data is third-party: read from ../shared/realdata/, never copied; when it is absent this script says
+so and exits with status 0. Our runs are the experiment scripts' main() with command-line settings, as a
+user runs them, each in its own folder under output/.
+
+    python benchmarks/real.py                                   # everything, both halves (hours on 2 cores)
+    python benchmarks/real.py --only=dehazing --half=dev        # one part, one half
+    python benchmarks/real.py --only=segmentation --sets=Berkeley --hints=loose,box
+    python benchmarks/real.py --quick --out=/tmp/r              # smoke version: two cases per table
+Writes benchmarks/results/real_PART_HALF.md (its tables, also printed) and a figure beside each.
 """
 from __future__ import annotations
 
 import argparse
-import csv
 import shlex
 import sys
 import time
@@ -42,351 +47,347 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from baselines import dcp_dehaze  # noqa: E402
+import realdata  # noqa: E402
 from quality import figure, run_script  # noqa: E402
+from realdata import REAL, HazyPair, Photo, band_middle, read_grey, read_rgb, scores  # noqa: E402
 
-from classical.hints import band_prior  # noqa: E402
+from classical.haze import dcp_dehaze  # noqa: E402
 from utils.device import machine_line  # noqa: E402
 from utils.image_io import load_image, save_image  # noqa: E402
 from utils.metrics import psnr, ssim  # noqa: E402
 
-REAL = ROOT.parent / "shared" / "realdata"
-PARTS = ("dehazing", "segmentation", "box", "scribbles")
-QUICK = {"dehaze": ["--iters=10"], "segment": ["--step1_iters=10", "--step2_iters=10", "--hint_iters=5",
-                                               "--sharpen_ramp=5"]}
+PARTS = ("dehazing", "nogt", "segmentation")
+SEG_SETS = ("GrabCut", "Berkeley", "COCO-MVal")
+HINT_KINDS = ("lasso", "gcbox", "box", "centred", "loose", "strokes")
+GRABCUT_ONLY = ("lasso", "gcbox")  # the GrabCut benchmark's own hints
+BANDS = ("lasso", "centred", "loose")  # hints that leave a band around the edge
+BOXES = ("gcbox", "box")
+QUICK = {"dehaze": ["--iters=5"], "segment": ["--step1_iters=5", "--step2_iters=0"]}
+FIGURE_ROWS = 8  # cases shown in a table's figure
+NETS_OFF = "nets off"
+OURS = "ours"
 
 
-def selected(names: list[str], cases: str) -> list[str]:
-    words = [w.strip() for w in cases.split(",") if w.strip()]
-    return [n for n in names if not words or any(w in n for w in words)]
+def nanmean(values: list[float]) -> float:
+    finite = [v for v in values if np.isfinite(v)]
+    return float(np.mean(finite)) if finite else float("nan")
 
 
-# --- dehazing -------------------------------------------------------------------------------------------
-
-def dehazing_pairs() -> list[tuple[str, Path, Path]]:
-    """(name, hazy, clean) of every pair in the real data, RESIDE first."""
-    pairs = []
-    for hazy in sorted((REAL / "reside_outdoor_sample").glob("*_hazy.jpg")):
-        pairs.append((f"RESIDE {hazy.stem.replace('_hazy', '').replace('_', ' ')}", hazy,
-                      hazy.with_name(hazy.name.replace("_hazy", "_clear"))))
-    for hazy in sorted((REAL / "ohaze").glob("*_hazy.jpg")):
-        pairs.append((f"O-HAZE {hazy.stem.replace('_outdoor_hazy', '')}", hazy,
-                      hazy.with_name(hazy.name.replace("_hazy", "_clear"))))
-    return [p for p in pairs if p[2].exists()]
-
-
-DEHAZE_METHODS = {"ours single-stage": [], "ours two-stage": ["--stages=2"]}
-
-
-def dehazing(work: Path, common: list[str], extra: list[str], quick: bool, cases: str) -> tuple[list[dict], list]:
-    rows, grid = [], []
-    pairs = [p for p in dehazing_pairs() if p[0] in selected([q[0] for q in dehazing_pairs()], cases)]
-    for name, hazy_path, clean_path in pairs[:2] if quick else pairs:
-        hazy, clean = load_image(hazy_path), load_image(clean_path)
-        rows.append({"case": name, "method": "hazy input", "psnr": psnr(hazy, clean), "ssim": ssim(hazy, clean),
-                     "time": 0.0})
-        t = time.perf_counter()
-        j_dcp = dcp_dehaze(hazy)[0]
-        rows.append({"case": name, "method": "dark channel prior", "psnr": psnr(j_dcp, clean),
-                     "ssim": ssim(j_dcp, clean), "time": time.perf_counter() - t})
-        panels = [(f"{name}\nhazy", hazy), ("dark channel prior", j_dcp)]
-        for method, args in DEHAZE_METHODS.items():
-            t = time.perf_counter()
-            r = run_script("dehazing_system", [f"--input={hazy_path}", f"--gt={clean_path}", *common, *args,
-                                               *(QUICK["dehaze"] if quick else []), *extra])
-            wall = time.perf_counter() - t
-            rows.append({"case": name, "method": method, "psnr": r["final"]["psnr_gt"], "ssim": r["final"]["ssim_gt"],
-                         "time": wall, "run": str(r["run_dir"].relative_to(ROOT))})
-            panels.append((method, load_image(r["run_dir"] / "dehazed.png")))
-        panels.append(("clean", clean))
-        grid.append(panels)
-        print(f"{name}: " + ", ".join(f"{r['method']} {r['psnr']:.2f} dB / {r['ssim']:.3f}"
-                                      for r in rows if r["case"] == name), flush=True)
-    return rows, grid
-
-
-def dehazing_table(rows: list[dict]) -> list[str]:
-    out = ["## Dehazing (PSNR / SSIM against the clean photo, full size)", "",
-           "| pair | hazy input | dark channel prior | " + " | ".join(DEHAZE_METHODS) + " | our wall time (s) |",
-           "|---|---|---|" + "---|" * len(DEHAZE_METHODS) + "---|"]
-    cases = list(dict.fromkeys(r["case"] for r in rows))
-    methods = ["hazy input", "dark channel prior", *DEHAZE_METHODS]
-
-    def cell(r: dict) -> str:
-        return f"{r['psnr']:.2f} / {r['ssim']:.3f}"
-    for case in cases:
-        by = {r["method"]: r for r in rows if r["case"] == case}
-        times = " / ".join(f"{by[m]['time']:.1f}" for m in DEHAZE_METHODS if m in by)
-        out.append(f"| {case} | " + " | ".join(cell(by[m]) if m in by else "-" for m in methods) + f" | {times} |")
-    means = {m: (np.mean([r["psnr"] for r in rows if r["method"] == m]), np.mean([r["ssim"] for r in rows
-             if r["method"] == m])) for m in methods}
-    out.append("| **mean** | " + " | ".join(f"**{p:.2f} / {s:.3f}**" for p, s in means.values()) + " | |")
-    out += ["", "Targets (every pair: ours >= DCP and >= the hazy input, in PSNR and SSIM; mean >= DCP + 1.5 dB):", ""]
-    for m in DEHAZE_METHODS:
-        ok = [c for c in cases if all(_get(rows, c, m)[k] >= _get(rows, c, b)[k] for b in ("dark channel prior",
-                                                                                         "hazy input")
-                                      for k in ("psnr", "ssim"))]
-        gain = means[m][0] - means["dark channel prior"][0]
-        out.append(f"- {m}: at least DCP and the hazy input on {len(ok)} of {len(cases)} pairs "
-                   f"({'met' if len(ok) == len(cases) else 'NOT met'}; not on: "
-                   f"{', '.join(c for c in cases if c not in ok) or 'none'}); mean {gain:+.2f} dB over DCP "
-                   f"({'met' if gain >= 1.5 else 'NOT met'})")
-    return out
+def _wins(rows: list[dict], cases: list[str], method: str, key: str, lower: bool) -> int:
+    """On how many cases ours is strictly better than `method` by `key`."""
+    n = 0
+    for c in cases:
+        ours, other = _get(rows, c, OURS)[key], _get(rows, c, method)[key]
+        if np.isfinite(ours) and (not np.isfinite(other) or (ours < other if lower else ours > other)):
+            n += 1
+    return n
 
 
 def _get(rows: list[dict], case: str, method: str) -> dict:
     return next(r for r in rows if r["case"] == case and r["method"] == method)
 
 
-# --- segmentation ---------------------------------------------------------------------------------------
+# --- dehazing ----------------------------------------------------------------------------------------------
 
-def grabcut_photos() -> list[dict]:
-    """The GrabCut benchmark's photos (index.csv rows: name, image, box ...)."""
-    path = REAL / "grabcut" / "index.csv"
-    if not path.exists():
-        return []
-    with open(path) as fh:
-        return list(csv.DictReader(fh))
+DEHAZE_COLUMNS = ("hazy input", "DCP (He et al.)", NETS_OFF, OURS)
 
 
-def read_grey(path: Path) -> np.ndarray:
-    return cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
-
-
-def scores(pred: np.ndarray, truth: np.ndarray, region: np.ndarray) -> tuple[float, float]:
-    """The benchmark's error rate (%) of `pred` (bool) in `region` (band pixels, truth 128, left out) and the
-    foreground IoU over the image without the band."""
-    fg, known = truth == 255, truth != 128
-    r = region & known
-    err = 100.0 * float((pred[r] != fg[r]).mean()) if r.any() else 0.0
-    union = ((pred | fg) & known).sum()
-    return err, float(((pred & fg) & known).sum() / union) if union else 1.0
-
-
-def benchmark_photos(cases: str, quick: bool):  # -> Iterator[tuple[dict, Path, np.ndarray, np.ndarray]]
-    """The selected GrabCut photos (two with `quick`): (index row, path, RGB uint8 image, truth mask)."""
-    photos = [p for p in grabcut_photos() if p["name"] in selected([q["name"] for q in grabcut_photos()], cases)]
-    for p in photos[:2] if quick else photos:
-        img_path = REAL / "grabcut" / p["image"]
-        yield (p, img_path, cv2.cvtColor(cv2.imread(str(img_path)), cv2.COLOR_BGR2RGB),
-               read_grey(REAL / "grabcut" / f"{p['name']}_mask.png"))
-
-
-def grabcut_from_trimap(image: np.ndarray, fg: np.ndarray, bg: np.ndarray, unknown_as: int,
-                        iters: int = 10) -> np.ndarray:
-    """OpenCV GrabCut (GC_INIT_WITH_MASK) from sure hints, the rest started as `unknown_as`
-    (cv2.GC_PR_FGD or cv2.GC_PR_BGD)."""
-    cv2.setRNGSeed(0)
-    mask = np.full(image.shape[:2], unknown_as, np.uint8)
-    mask[bg] = cv2.GC_BGD
-    mask[fg] = cv2.GC_FGD
-    bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
-    cv2.grabCut(cv2.cvtColor(image, cv2.COLOR_RGB2BGR), mask, None, bgd, fgd, iters, cv2.GC_INIT_WITH_MASK)
-    return (mask == cv2.GC_FGD) | (mask == cv2.GC_PR_FGD)
-
-
-def segmentation(work: Path, common: list[str], extra: list[str], quick: bool, cases: str) -> tuple[list[dict], list]:
-    """Lasso trimaps: hints alone, the band's middle alone, GrabCut, ours."""
+def dehaze_rows(pairs: list[HazyPair], work: Path, common: list[str], extra: list[str], quick: bool
+                ) -> tuple[list[dict], list]:
+    """Every column's PSNR / SSIM on each pair, and a figure row per pair."""
     rows, grid = [], []
-    for p, img_path, image8, truth in benchmark_photos(cases, quick):
-        name = p["name"]
-        trimap = read_grey(REAL / "grabcut" / f"{name}_trimap_lasso.png")
-        fg, bg, unknown = trimap == 255, (trimap == 0) | (trimap == 64), trimap == 128
-        save_image(work / f"{name}_fg.png", fg.astype(np.float32))
-        save_image(work / f"{name}_bg.png", bg.astype(np.float32))
-        save_image(work / f"{name}_truth.png", (truth == 255).astype(np.float32))
-        err, iou = scores(fg, truth, unknown)
-        rows.append({"case": name, "method": "hints alone", "error": err, "iou": iou, "time": 0.0})
-        err, iou = scores(fg | (band_prior(fg, bg)[0] < 0.5), truth, unknown)  # what the band's shape alone says
-        rows.append({"case": name, "method": "band middle alone", "error": err, "iou": iou, "time": 0.0})
+    for pair in pairs:
+        hazy, clean = load_image(pair.hazy), load_image(pair.clean)
+        rows.append({"case": pair.name, "method": "hazy input", "psnr": psnr(hazy, clean), "ssim": ssim(hazy, clean),
+                     "time": 0.0})
         t = time.perf_counter()
-        gcs = [grabcut_from_trimap(image8, fg, bg, start) for start in (cv2.GC_PR_FGD, cv2.GC_PR_BGD)]
-        gc = min(gcs, key=lambda m: scores(m, truth, unknown)[0])
-        err, iou = scores(gc, truth, unknown)
-        rows.append({"case": name, "method": "GrabCut", "error": err, "iou": iou, "time": time.perf_counter() - t})
-        t = time.perf_counter()
-        r = run_script("segmentation", [f"--input={img_path}", f"--fg_hint={work / name}_fg.png",
-                                        f"--bg_hint={work / name}_bg.png", f"--truth={work / name}_truth.png",
-                                        *common, *(QUICK["segment"] if quick else []), *extra])
-        wall = time.perf_counter() - t
-        ours = load_image(r["run_dir"] / "mask.png")[:, :, 0] > 0.5
-        err, iou = scores(ours, truth, unknown)
-        rows.append({"case": name, "method": "ours two-layer", "error": err, "iou": iou, "time": wall,
-                     "run": str(r["run_dir"].relative_to(ROOT))})
-        grid.append([(f"{name}\nphoto", image8.astype(np.float32) / 255), ("lasso trimap", trimap / 255.0),
-                     ("GrabCut", 1.0 - gc), ("ours", 1.0 - ours), ("truth", 1.0 - (truth / 255.0))])
-        print(f"{name}: " + ", ".join(f"{x['method']} {x['error']:.2f}% / IoU {x['iou']:.3f}"
-                                      for x in rows if x["case"] == name), flush=True)
+        j_dcp = dcp_dehaze(hazy)[0]
+        rows.append({"case": pair.name, "method": "DCP (He et al.)", "psnr": psnr(j_dcp, clean),
+                     "ssim": ssim(j_dcp, clean), "time": time.perf_counter() - t})
+        panels = [(f"{pair.name}\nhazy", hazy), ("DCP", j_dcp)]
+        for method, args in ((NETS_OFF, ["--dip=false"]), (OURS, [])):
+            t = time.perf_counter()
+            r = run_script("dehazing_system", [f"--input={pair.hazy}", f"--gt={pair.clean}", *common, *args,
+                                               *(QUICK["dehaze"] if quick else []), *extra])
+            rows.append({"case": pair.name, "method": method, "psnr": r["final"]["psnr_gt"],
+                         "ssim": r["final"]["ssim_gt"], "time": time.perf_counter() - t,
+                         "run": str(r["run_dir"].relative_to(ROOT))})
+            panels.append((method, load_image(r["run_dir"] / "dehazed.png")))
+        grid.append(panels + [("clean", clean)])
+        print(f"{pair.name}: " + ", ".join(f"{x['method']} {x['psnr']:.2f} / {x['ssim']:.3f}"
+                                            for x in rows if x["case"] == pair.name), flush=True)
     return rows, grid
 
 
-def box_part(work: Path, common: list[str], extra: list[str], quick: bool, cases: str) -> tuple[list[dict], list]:
-    """The benchmark's boxes: OpenCV GrabCut in its box mode (GC_INIT_WITH_RECT, 10 iterations) against ours
-    from --box; error inside the box (its truth band left out) and foreground IoU."""
-    rows, grid = [], []
-    for p, img_path, image8, truth in benchmark_photos(cases, quick):
-        name = p["name"]
-        x0, y0, x1, y1 = (int(p[k]) for k in ("box_x0", "box_y0", "box_x1", "box_y1"))  # inclusive bounds
-        inside = np.zeros(truth.shape, bool)
-        inside[y0:y1 + 1, x0:x1 + 1] = True
-        t = time.perf_counter()
-        try:
-            cv2.setRNGSeed(0)
-            mask = np.zeros(truth.shape, np.uint8)
-            bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
-            cv2.grabCut(cv2.cvtColor(image8, cv2.COLOR_RGB2BGR), mask, (x0, y0, x1 - x0 + 1, y1 - y0 + 1), bgd, fgd,
-                        10, cv2.GC_INIT_WITH_RECT)
-            gc = (mask == cv2.GC_FGD) | (mask == cv2.GC_PR_FGD)
-            err, iou = scores(gc, truth, inside)
-        except cv2.error:  # a box that leaves no background: OpenCV's GrabCut stops with an assertion
-            gc, err, iou = np.zeros(truth.shape, bool), float("nan"), float("nan")
-        rows.append({"case": name, "method": "GrabCut (box mode)", "error": err, "iou": iou,
-                     "time": time.perf_counter() - t})
-        t = time.perf_counter()
-        r = run_script("segmentation", [f"--input={img_path}", f"--box={x0},{y0},{x1 + 1},{y1 + 1}", "--truth=",
-                                        *common, *(QUICK["segment"] if quick else []), *extra])
-        ours = load_image(r["run_dir"] / "mask.png")[:, :, 0] > 0.5
-        err, iou = scores(ours, truth, inside)
-        rows.append({"case": name, "method": "ours two-layer (box)", "error": err, "iou": iou,
-                     "time": time.perf_counter() - t, "run": str(r["run_dir"].relative_to(ROOT))})
-        box_vis = image8.astype(np.float32) / 255
-        cv2.rectangle(box_vis, (x0, y0), (x1, y1), (1.0, 0.2, 0.2), max(2, image8.shape[1] // 200))
-        grid.append([(f"{name}\nphoto and box", box_vis), ("GrabCut (box)", 1.0 - gc), ("ours (box)", 1.0 - ours),
-                     ("truth", 1.0 - (truth / 255.0))])
-        print(f"{name}: " + ", ".join(f"{x['method']} {x['error']:.2f}% / IoU {x['iou']:.3f}"
-                                      for x in rows if x["case"] == name), flush=True)
-    return rows, grid
-
-
-def scribbles(truth: np.ndarray, width: int = 3) -> tuple[np.ndarray, np.ndarray]:
-    """Strokes a person might draw, made from the truth: the skeletons of the foreground and of the
-    background, each eroded first by 4% of the image's size (so the strokes keep away from the boundary
-    and their small branches vanish), drawn `width` pixels wide."""
-    from skimage.morphology import skeletonize
-    fg, bg = truth == 255, truth == 0
-    r = max(2, round(0.04 * min(truth.shape)))
-    disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
-    pen = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (width, width))
-    strokes = []
-    for region in (fg, bg):
-        core = cv2.erode(region.astype(np.uint8), disk, borderType=cv2.BORDER_CONSTANT, borderValue=1)
-        if not core.any():  # a thin region: its skeleton without the erosion
-            core = region.astype(np.uint8)
-        strokes.append(cv2.dilate(skeletonize(core > 0).astype(np.uint8), pen) > 0)
-    strokes[1] &= ~strokes[0]
-    return strokes[0], strokes[1]
-
-
-def scribble_part(work: Path, common: list[str], extra: list[str], quick: bool, cases: str) -> tuple[list[dict], list]:
-    """Strokes from the truth (see scribbles): GrabCut from the same strokes (the rest started as probable
-    foreground and as probable background, the better kept) against ours; error over the unmarked pixels."""
-    rows, grid = [], []
-    for p, img_path, image8, truth in benchmark_photos(cases, quick):
-        name = p["name"]
-        fg, bg = scribbles(truth)
-        open_ = ~(fg | bg)
-        save_image(work / f"{name}_fg_strokes.png", fg.astype(np.float32))
-        save_image(work / f"{name}_bg_strokes.png", bg.astype(np.float32))
-        t = time.perf_counter()
-        gcs = [grabcut_from_trimap(image8, fg, bg, start) for start in (cv2.GC_PR_FGD, cv2.GC_PR_BGD)]
-        gc = min(gcs, key=lambda m: scores(m, truth, open_)[0])
-        err, iou = scores(gc, truth, open_)
-        rows.append({"case": name, "method": "GrabCut (strokes)", "error": err, "iou": iou,
-                     "time": time.perf_counter() - t, "strokes": float((fg | bg).mean())})
-        t = time.perf_counter()
-        r = run_script("segmentation", [f"--input={img_path}", f"--fg_hint={work / name}_fg_strokes.png",
-                                        f"--bg_hint={work / name}_bg_strokes.png", "--truth=", *common,
-                                        *(QUICK["segment"] if quick else []), *extra])
-        ours = load_image(r["run_dir"] / "mask.png")[:, :, 0] > 0.5
-        err, iou = scores(ours, truth, open_)
-        rows.append({"case": name, "method": "ours two-layer (strokes)", "error": err, "iou": iou,
-                     "time": time.perf_counter() - t, "run": str(r["run_dir"].relative_to(ROOT))})
-        shown = image8.astype(np.float32) / 255
-        shown[fg], shown[bg] = (1.0, 0.2, 0.2), (0.2, 0.4, 1.0)
-        grid.append([(f"{name}\nstrokes (fg red, bg blue)", shown), ("GrabCut", 1.0 - gc), ("ours", 1.0 - ours),
-                     ("truth", 1.0 - (truth / 255.0))])
-        print(f"{name}: strokes {100 * (fg | bg).mean():.1f}% of the image; " + ", ".join(
-            f"{x['method']} {x['error']:.2f}% / IoU {x['iou']:.3f}" for x in rows if x["case"] == name), flush=True)
-    return rows, grid
-
-
-def segmentation_table(rows: list[dict], title: str, ours: str = "ours two-layer", note: str = "") -> list[str]:
-    methods = list(dict.fromkeys(r["method"] for r in rows))
+def dehaze_table(rows: list[dict], title: str) -> list[str]:
     cases = list(dict.fromkeys(r["case"] for r in rows))
-    out = [f"## {title}", "", *([note, ""] if note else []),
-           "| photo | " + " | ".join(f"{m} error % / IoU" for m in methods) + " | our wall time (s) |",
+    out = [f"## {title}", "", "PSNR (dB) / SSIM against the clean photo at full size; time: nets off / ours, s.", "",
+           "| pair | " + " | ".join(f"**{m}**" if m == NETS_OFF else m for m in DEHAZE_COLUMNS) + " | time (s) |",
+           "|---|" + "---|" * len(DEHAZE_COLUMNS) + "---|"]
+    for case in cases:
+        by = {m: _get(rows, case, m) for m in DEHAZE_COLUMNS}
+        out.append(f"| {case} | " + " | ".join(f"{by[m]['psnr']:.2f} / {by[m]['ssim']:.3f}" for m in DEHAZE_COLUMNS)
+                   + f" | {by[NETS_OFF]['time']:.1f} / {by[OURS]['time']:.1f} |")
+    mean = {m: (nanmean([_get(rows, c, m)["psnr"] for c in cases]), nanmean([_get(rows, c, m)["ssim"] for c in cases]))
+            for m in DEHAZE_COLUMNS}
+    out.append("| **mean** | " + " | ".join(f"**{p:.2f} / {s:.3f}**" for p, s in mean.values()) + " | |")
+    n = len(cases)
+    beats = ", ".join(f"{m} {_wins(rows, cases, m, 'psnr', False)}" for m in DEHAZE_COLUMNS[:-1])
+    never_worse = sum(_get(rows, c, OURS)["psnr"] >= _get(rows, c, "hazy input")["psnr"]
+                      and _get(rows, c, OURS)["ssim"] >= _get(rows, c, "hazy input")["ssim"] for c in cases)
+    share = mean[OURS][0] - mean[NETS_OFF][0]
+    means = ", ".join(f"{m} {p:.2f} / {s:.3f}" for m, (p, s) in mean.items())
+    out += ["", f"- {n} pairs. Means (PSNR / SSIM): {means}. Ours has the higher PSNR than: {beats} (of {n}).",
+            f"- The nets' share (ours - nets off): {share:+.2f} dB mean PSNR; ours above nets off on "
+            f"{_wins(rows, cases, NETS_OFF, 'psnr', False)} of {n}. Ours at least the hazy input in PSNR and SSIM on "
+            f"{never_worse} of {n}; ours minus DCP {mean[OURS][0] - mean['DCP (He et al.)'][0]:+.2f} dB, at least DCP "
+            f"on {sum(_get(rows, c, OURS)['psnr'] >= _get(rows, c, 'DCP (He et al.)')['psnr'] for c in cases)} of {n}."]
+    return out
+
+
+def nogt_checks(hazy: np.ndarray, out: np.ndarray) -> dict[str, float]:
+    """What a dehazed photo without truth can be checked for: the share (%) of pixels newly clipped to black
+    or white in some channel, the share newly saturated (HSV saturation above 0.9 where the input's was below
+    0.5: a sky turned deep blue), and the colour cast, the shift of the mean a*b* colour in CIELAB."""
+    def clipped(x: np.ndarray) -> np.ndarray:
+        return ((x <= 1 / 255) | (x >= 254 / 255)).any(axis=2)
+
+    def saturation(x: np.ndarray) -> np.ndarray:
+        return cv2.cvtColor(np.ascontiguousarray(x, np.float32), cv2.COLOR_RGB2HSV)[:, :, 1]
+
+    def ab(x: np.ndarray) -> np.ndarray:
+        return cv2.cvtColor(np.ascontiguousarray(x, np.float32), cv2.COLOR_RGB2LAB)[:, :, 1:].reshape(-1, 2).mean(0)
+    return {"clipped": 100.0 * float((clipped(out) & ~clipped(hazy)).mean()),
+            "saturated": 100.0 * float(((saturation(out) > 0.9) & (saturation(hazy) < 0.5)).mean()),
+            "cast": float(np.hypot(*(ab(out) - ab(hazy))))}
+
+
+def nogt_rows(photos: list[HazyPair], work: Path, common: list[str], extra: list[str], quick: bool
+              ) -> tuple[list[dict], list]:
+    rows, grid = [], []
+    for p in photos:
+        hazy = load_image(p.hazy)
+        j_dcp = dcp_dehaze(hazy)[0]
+        rows.append({"case": p.name, "method": "DCP (He et al.)", **nogt_checks(hazy, j_dcp), "time": 0.0})
+        panels = [(f"{p.name}\nhazy", hazy), ("DCP", j_dcp)]
+        for method, args in ((NETS_OFF, ["--dip=false"]), (OURS, [])):
+            t = time.perf_counter()
+            r = run_script("dehazing_system", [f"--input={p.hazy}", "--gt=", *common, *args,
+                                               *(QUICK["dehaze"] if quick else []), *extra])
+            j = load_image(r["run_dir"] / "dehazed.png")
+            rows.append({"case": p.name, "method": method, **nogt_checks(hazy, j), "time": time.perf_counter() - t})
+            panels.append((method, j))
+        grid.append(panels)
+        print(f"{p.name}: " + ", ".join(f"{x['method']} clipped {x['clipped']:.1f}% saturated {x['saturated']:.1f}% "
+                                         f"cast {x['cast']:.1f}" for x in rows if x["case"] == p.name), flush=True)
+    return rows, grid
+
+
+def nogt_table(rows: list[dict], title: str) -> list[str]:
+    methods = ("DCP (He et al.)", NETS_OFF, OURS)
+    cases = list(dict.fromkeys(r["case"] for r in rows))
+    out = [f"## {title}", "", "No truth: what can be checked. Newly clipped: % of pixels at black or white in some "
+           "channel that were not in the input; newly saturated: % with HSV saturation above 0.9 that were below 0.5 "
+           "(a sky turned deep blue); cast: the shift of the mean colour in CIELAB a*b* (about 2 is hard to see).", "",
+           "| photo | " + " | ".join(f"{m}: clipped % / saturated % / cast" for m in methods) + " | time (s) |",
            "|---|" + "---|" * len(methods) + "---|"]
     for case in cases:
-        by = {r["method"]: r for r in rows if r["case"] == case}
-        out.append(f"| {case} | " + " | ".join(f"{by[m]['error']:.2f} / {by[m]['iou']:.3f}" for m in methods)
-                   + f" | {by[ours]['time']:.1f} |")
-    mean = {m: (np.nanmean([r["error"] for r in rows if r["method"] == m]),
-                np.nanmedian([r["error"] for r in rows if r["method"] == m]),
-                np.nanmean([r["iou"] for r in rows if r["method"] == m])) for m in methods}
-    out.append("| **mean** | " + " | ".join(f"**{e:.2f} / {i:.3f}**" for e, _, i in mean.values()) + " | |")
-    out.append("| median error | " + " | ".join(f"{md:.2f}" for _, md, _ in mean.values()) + " | |")
-    gc_name = next(m for m in methods if m.startswith("GrabCut"))
-    failed = [c for c in cases if not np.isfinite(_get(rows, c, gc_name)["error"])]
-    at_most = sum(not _get(rows, c, ours)["error"] > _get(rows, c, gc_name)["error"] for c in cases)
-    out += ["", f"- mean error: {ours} {mean[ours][0]:.2f}%, {gc_name} {mean[gc_name][0]:.2f}% "
-            f"({'below: met' if mean[ours][0] < mean[gc_name][0] else 'NOT below: not met'}); {ours} <= {gc_name} on "
-            f"{at_most} of {len(cases)} photos ({100 * at_most / max(len(cases), 1):.0f}%)"]
-    if failed:
-        out.append(f"- {gc_name} gave no result on {', '.join(failed)} (counted as at least as good for ours; left "
-                   "out of its mean)")
+        by = {m: _get(rows, case, m) for m in methods}
+        cells = [f"{by[m]['clipped']:.1f} / {by[m]['saturated']:.1f} / {by[m]['cast']:.1f}" for m in methods]
+        out.append(f"| {case} | " + " | ".join(cells) + f" | {by[NETS_OFF]['time']:.1f} / {by[OURS]['time']:.1f} |")
+    keys = ("clipped", "saturated", "cast")
+    mean = {m: [nanmean([_get(rows, c, m)[k] for c in cases]) for k in keys] for m in methods}
+    out.append("| **mean** | " + " | ".join(f"**{a:.1f} / {b:.1f} / {c:.1f}**" for a, b, c in mean.values()) + " | |")
     return out
+
+
+# --- segmentation ------------------------------------------------------------------------------------------
+
+def hints_for(photo: Photo, truth: np.ndarray, kind: str) -> dict:
+    """The hints of `kind` for one photo: sure fg and bg masks (or a box), and the pixels scored."""
+    if kind == "lasso":
+        trimap = read_grey(photo.mask.with_name(f"{photo.name}_trimap_lasso.png"))
+        fg, bg = trimap == 255, (trimap == 0) | (trimap == 64)
+        return {"fg": fg, "bg": bg, "region": ~(fg | bg)}
+    if kind in BOXES:
+        box = photo.box if kind == "gcbox" else realdata.box_of(truth)
+        inside = np.zeros(truth.shape, bool)
+        inside[box[1]:box[3], box[0]:box[2]] = True
+        return {"box": box, "fg": inside, "bg": ~inside, "region": inside}
+    make = {"centred": realdata.centred_trimap, "loose": realdata.loose_trimap, "strokes": realdata.strokes}[kind]
+    fg, bg = make(truth)
+    return {"fg": fg, "bg": bg, "region": ~(fg | bg)}
+
+
+def grabcut_peer(image8: np.ndarray, truth: np.ndarray, h: dict) -> np.ndarray:
+    """OpenCV GrabCut from the same hints: its box mode from a box (nothing when the box leaves no
+    background); from masks, the better (by the truth) of its two starts."""
+    bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+    bgr = cv2.cvtColor(image8, cv2.COLOR_RGB2BGR)
+    if "box" in h:
+        x0, y0, x1, y1 = h["box"]
+        mask = np.zeros(truth.shape, np.uint8)
+        cv2.setRNGSeed(0)
+        try:
+            cv2.grabCut(bgr, mask, (x0, y0, x1 - x0, y1 - y0), bgd, fgd, 10, cv2.GC_INIT_WITH_RECT)
+        except cv2.error:  # a box over the whole image: OpenCV's GrabCut stops with an assertion
+            return np.zeros(truth.shape, bool)
+        return (mask == cv2.GC_FGD) | (mask == cv2.GC_PR_FGD)
+    results = []
+    for start in (cv2.GC_PR_FGD, cv2.GC_PR_BGD):
+        mask = np.full(truth.shape, start, np.uint8)
+        mask[h["bg"]], mask[h["fg"]] = cv2.GC_BGD, cv2.GC_FGD
+        cv2.setRNGSeed(0)
+        cv2.grabCut(bgr, mask, None, bgd.copy(), fgd.copy(), 10, cv2.GC_INIT_WITH_MASK)
+        results.append((mask == cv2.GC_FGD) | (mask == cv2.GC_PR_FGD))
+    return min(results, key=lambda m: scores(m, truth, h["region"])[0])
+
+
+def seg_columns(kind: str) -> tuple[str, ...]:
+    peer = "GrabCut box mode" if kind in BOXES else "GrabCut (better start, by the truth)"
+    return ("hints alone", *(("band middle alone",) if kind in BANDS else ()), peer, NETS_OFF, OURS)
+
+
+def seg_rows(photos: list[Photo], kind: str, work: Path, common: list[str], extra: list[str], quick: bool
+             ) -> tuple[list[dict], list]:
+    rows, grid = [], []
+    cols = seg_columns(kind)
+    for p in photos:
+        image8, truth = read_rgb(p.image), read_grey(p.mask)
+        h = hints_for(p, truth, kind)
+        tag = f"{p.set}_{p.name}_{kind}".replace(" ", "_")
+        row = {"hints alone": h["fg"]}
+        if kind in BANDS:
+            row["band middle alone"] = band_middle(h["fg"], h["bg"])
+        t = time.perf_counter()
+        row[cols[-3]] = grabcut_peer(image8, truth, h)
+        times = {cols[-3]: time.perf_counter() - t}
+        if "box" in h:
+            args = ["--box=" + ",".join(str(v) for v in h["box"])]
+        else:
+            save_image(work / f"{tag}_fg.png", h["fg"].astype(np.float32))
+            save_image(work / f"{tag}_bg.png", h["bg"].astype(np.float32))
+            args = [f"--fg_hint={work / tag}_fg.png", f"--bg_hint={work / tag}_bg.png"]
+        for method, more in ((NETS_OFF, ["--dip=false"]), (OURS, [])):
+            t = time.perf_counter()
+            r = run_script("segmentation", [f"--input={p.image}", *args, "--truth=", *common, *more,
+                                            *(QUICK["segment"] if quick else []), *extra])
+            times[method] = time.perf_counter() - t
+            row[method] = load_image(r["run_dir"] / "mask.png")[:, :, 0] > 0.5
+        for method in cols:
+            err, iou = scores(row[method], truth, h["region"])
+            rows.append({"case": p.name, "method": method, "error": err, "iou": iou, "time": times.get(method, 0.0)})
+        shown = image8.astype(np.float32) / 255
+        if "box" in h:
+            cv2.rectangle(shown, h["box"][:2], (h["box"][2] - 1, h["box"][3] - 1), (1.0, 0.2, 0.2), 2)
+        else:
+            shown[h["fg"]], shown[h["bg"]] = (1.0, 0.2, 0.2), (0.2, 0.4, 1.0)
+        grid.append([(f"{p.name}\n{kind} hints", shown), ("GrabCut", 1.0 - row[cols[-3]]),
+                     (NETS_OFF, 1.0 - row[NETS_OFF]), (OURS, 1.0 - row[OURS]), ("truth", 1.0 - truth / 255.0)])
+        print(f"{p.set} {p.name} {kind}: " + ", ".join(f"{x['method']} {x['error']:.2f}% / {x['iou']:.3f}"
+                                                       for x in rows if x["case"] == p.name), flush=True)
+    return rows, grid
+
+
+def seg_table(rows: list[dict], title: str, kind: str) -> list[str]:
+    cols = seg_columns(kind)
+    cases = list(dict.fromkeys(r["case"] for r in rows))
+    where = "inside the box" if kind in BOXES else "among the pixels the hints leave open"
+    out = [f"## {title}", "", f"Error % (wrong pixels {where}; the truth's unlabelled band left out) / foreground "
+           "IoU; time: GrabCut / nets off / ours, s.", "",
+           "| photo | " + " | ".join(f"**{m}**" if m == NETS_OFF else m for m in cols) + " | time (s) |",
+           "|---|" + "---|" * len(cols) + "---|"]
+    for case in cases:
+        by = {m: _get(rows, case, m) for m in cols}
+        out.append(f"| {case} | " + " | ".join(f"{by[m]['error']:.2f} / {by[m]['iou']:.3f}" for m in cols)
+                   + f" | {by[cols[-3]]['time']:.1f} / {by[NETS_OFF]['time']:.1f} / {by[OURS]['time']:.1f} |")
+    stats = {m: (nanmean([_get(rows, c, m)["error"] for c in cases]),
+                 float(np.nanmedian([_get(rows, c, m)["error"] for c in cases])),
+                 nanmean([_get(rows, c, m)["iou"] for c in cases])) for m in cols}
+    out.append("| **mean** | " + " | ".join(f"**{e:.2f} / {i:.3f}**" for e, _, i in stats.values()) + " | |")
+    out.append("| median error | " + " | ".join(f"{md:.2f}" for _, md, _ in stats.values()) + " | |")
+    n = len(cases)
+    below_hint = sum(_get(rows, c, OURS)["iou"] < _get(rows, c, "hints alone")["iou"] for c in cases)
+    out += ["", f"- {n} photos. Mean error: " + ", ".join(f"{m} {e:.2f}%" for m, (e, _, _) in stats.items())
+            + ". Ours has the lower error than: " + ", ".join(f"{m} {_wins(rows, cases, m, 'error', True)}"
+                                                                for m in cols[:-1]) + f" (of {n})."
+            + (f" Ours below the sure-foreground hint's own IoU on {below_hint} of {n}." if kind not in BOXES else "")]
+    return out
+
+
+# --- the command -------------------------------------------------------------------------------------------
+
+def write(out: Path, name: str, header: str, sections: list[list[str]], grids: list[list]) -> None:
+    from utils.atomic import atomic_path
+    rows = [r for g in grids for r in g[:FIGURE_ROWS]]
+    if rows:
+        figure(rows, out / f"{name}.jpg")
+    text = "\n".join([header, "", *[line for s in sections for line in [*s, ""]], f"![{name}.jpg]({name}.jpg)", ""])
+    with atomic_path(out / f"{name}.md") as tmp:
+        Path(tmp).write_text(text)
+    print(text, flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--only", default="", help=f"comma-separated parts: {', '.join(PARTS)}")
+    p.add_argument("--half", default="both", choices=("dev", "test", "both"))
+    p.add_argument("--sets", default=",".join(SEG_SETS), help="segmentation sets")
+    p.add_argument("--hints", default=",".join(HINT_KINDS), help=f"segmentation hints: {', '.join(HINT_KINDS)}")
     p.add_argument("--cases", default="", help="only cases whose name contains one of these (comma-separated)")
-    p.add_argument("--quick", action="store_true", help="two cases per part, a few iterations (smoke test)")
+    p.add_argument("--quick", action="store_true", help="two cases per table, a few iterations (smoke test)")
     p.add_argument("--device", default="auto")
     p.add_argument("--seed", default="0", help="seed of our runs")
-    p.add_argument("--seg_args", default="", help="extra settings for every segmentation run")
-    p.add_argument("--dehaze_args", default="", help="extra settings for every dehazing run")
+    p.add_argument("--seg_args", default="", help="extra settings for every segmentation run (ours and nets off)")
+    p.add_argument("--dehaze_args", default="", help="extra settings for every dehazing run (ours and nets off)")
     p.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
     a = p.parse_args(argv)
     if not REAL.is_dir():
         print(f"the real data is not at {REAL}: nothing to measure (skipped)")
         return 0
-    parts = [x for x in a.only.split(",") if x] or list(PARTS)
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     work = ROOT / "output" / f"real_{datetime.now().strftime('%Y%m%d-%H%M%S')}{'_quick' if a.quick else ''}"
     work.mkdir(parents=True, exist_ok=True)
     common = [f"--device={a.device}", "--progress=false", f"--output_dir={work / 'runs'}", f"--seed={a.seed}"]
-    suffix = "_quick" if a.quick else ""
-    command = f"`python benchmarks/real.py {' '.join(argv if argv is not None else sys.argv[1:])}`".replace(" `", "`")
-    seg_parts = {
-        "segmentation": (segmentation, "Segmentation from the lasso trimaps (GrabCut benchmark)", "ours two-layer",
-                         "Error: wrong pixels in the trimap's unknown band (the truth's boundary band left out)."),
-        "box": (box_part, "Segmentation from a box (the benchmark's boxes)", "ours two-layer (box)",
-                "Error: wrong pixels inside the box (the truth's boundary band left out)."),
-        "scribbles": (scribble_part, "Segmentation from a few strokes (drawn from the truth, see `scribbles`)",
-                      "ours two-layer (strokes)", "Error: wrong pixels among those the strokes leave open.")}
-    for part in parts:  # each part writes its own real_PART.md and figure: parts can run apart
-        start = time.time()
-        if part == "dehazing":
-            rows, grid = dehazing(work, common, shlex.split(a.dehaze_args), a.quick, a.cases)
-            section = dehazing_table(rows) if rows else []
-        else:
-            fn, title, ours, note = seg_parts[part]
-            rows, grid = fn(work, common, shlex.split(a.seg_args), a.quick, a.cases)
-            section = segmentation_table(rows, title, ours, note) if rows else []
-        if not rows:
-            print(f"{part}: no cases selected")
-            continue
-        name = f"real_{part}{suffix}"
-        figure(grid, out / f"{name}.jpg")
-        text = "\n".join([f"# Real photographs: {part}{' (quick smoke version)' if a.quick else ''}", "",
-                          f"{command}; this part {time.time() - start:.0f} s on {machine_line()}.", "",
-                          *section, "", f"![{name}.jpg]({name}.jpg)", ""])
-        from utils.atomic import atomic_path
-        with atomic_path(out / f"{name}.md") as tmp:
-            Path(tmp).write_text(text)
-        print(text, flush=True)
+    command = "`python benchmarks/real.py " + " ".join(argv if argv is not None else sys.argv[1:]) + "`"
+    words = [w.strip() for w in a.cases.split(",") if w.strip()]
+
+    def chosen(items: list) -> list:
+        items = [x for x in items if not words or any(w in x.name for w in words)]
+        return items[:2] if a.quick else items
+
+    for half in ("dev", "test") if a.half == "both" else (a.half,):
+        for part in [x for x in a.only.split(",") if x] or list(PARTS):
+            start, sections, grids = time.time(), [], []
+            if part == "dehazing":
+                rows, grid = dehaze_rows(chosen(realdata.hazy_pairs(half)), work, common,
+                                         shlex.split(a.dehaze_args), a.quick)
+                if rows:
+                    sections.append(dehaze_table(rows, f"Dehazing, {half} half"))
+                    grids.append(grid)
+            elif part == "nogt":
+                rows, grid = nogt_rows(chosen(realdata.hazy_photos(half)), work, common, shlex.split(a.dehaze_args),
+                                       a.quick)
+                if rows:
+                    sections.append(nogt_table(rows, f"Real hazy photos without truth, {half} half"))
+                    grids.append(grid)
+            else:
+                for label in [s for s in a.sets.split(",") if s]:
+                    for kind in [k for k in a.hints.split(",") if k]:
+                        if kind in GRABCUT_ONLY and label != "GrabCut":
+                            continue
+                        rows, grid = seg_rows(chosen(realdata.photos(half, (label,))), kind, work, common,
+                                              shlex.split(a.seg_args), a.quick)
+                        if rows:
+                            sections.append(seg_table(rows, f"{label}, {kind} hints, {half} half", kind))
+                            grids.append(grid)
+            if not sections:
+                print(f"{part}, {half} half: no cases selected")
+                continue
+            name = f"real_{part}_{half}{'_quick' if a.quick else ''}"
+            write(out, name, f"# Real photographs: {part}, {half} half{' (quick smoke version)' if a.quick else ''}\n\n"
+                  f"{command}; this part {time.time() - start:.0f} s on {machine_line()}.", sections, grids)
     return 0
 
 
