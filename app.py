@@ -108,8 +108,17 @@ def _zip(run_dir: Path) -> str:
     return shutil.make_archive(str(run_dir), "zip", run_dir)
 
 
+def defaults(script: str) -> dict[str, Any]:
+    """A script's settings as its constants give them (utils.config): the page's controls start there, so no
+    default lives twice."""
+    import importlib
+
+    from utils.config import configure
+    return configure(vars(importlib.import_module(script)), []).as_dict()
+
+
 def segment(editor: dict[str, Any] | None, sample: tuple | None, layers: int, method: str, box: str,
-            iters: int) -> Iterator[tuple]:
+            iters: int, dip: bool = True) -> Iterator[tuple]:
     """The page's Run button: the strokes (and box) as hint masks, segmentation.py on them in a worker
     thread. Yields, while it runs, the current mask (the foreground layer's share at the nets' working
     size, from net.loop's watchers) and the iteration; then overlay, mask (or label map), figure, layer
@@ -135,7 +144,7 @@ def segment(editor: dict[str, Any] | None, sample: tuple | None, layers: int, me
         with tempfile.TemporaryDirectory(prefix="page_") as tmp:  # the photo and hint files, for the run only
             src = save_image(Path(tmp) / "photo.png", image)
             args = [f"--input={src}", f"--layers={int(layers)}", f"--method={method}", "--truth=", "--hints=auto",
-                    f"--step1_iters={int(iters)}", "--progress=true"]
+                    f"--step1_iters={int(iters)}", f"--dip={bool(dip)}", "--progress=true"]
             for kind, m in masks.items():
                 if m.any() and (kind != "mg" or int(layers) > 2):
                     args.append(f"--{kind}_hint={save_image(Path(tmp) / f'{kind}.png', m.astype(np.float32))}")
@@ -165,7 +174,7 @@ def segment(editor: dict[str, Any] | None, sample: tuple | None, layers: int, me
     yield load_image(run / "overlay.png"), mask, load_image(figure), gallery, _zip(run), status
 
 
-def dehaze(image: np.ndarray | None, stages: int, iters: int) -> tuple:
+def dehaze(image: np.ndarray | None, stages: int, iters: int, dip: bool = True) -> tuple:
     """The dehazing tab's Run button: dehazing_system.py on the image; returns (input, dehazed) for the
     comparison slider, the transmission, the zip of the run folder and a status line."""
     import gradio as gr
@@ -179,7 +188,7 @@ def dehaze(image: np.ndarray | None, stages: int, iters: int) -> tuple:
         with tempfile.TemporaryDirectory(prefix="page_") as tmp:
             src = save_image(Path(tmp) / "hazy.png", hazy)
             result = _run("dehazing_system", [f"--input={src}", "--gt=", f"--stages={int(stages)}",
-                                              f"--iters={int(iters)}"])
+                                              f"--iters={int(iters)}", f"--dip={bool(dip)}"])
     except UserError as e:
         raise gr.Error(str(e)) from None
     run = Path(result.run_dir)
@@ -190,6 +199,7 @@ def dehaze(image: np.ndarray | None, stages: int, iters: int) -> tuple:
 def build():  # -> gradio.Blocks
     """The page: a segmentation tab (strokes or a box) and a dehazing tab."""
     import gradio as gr
+    seg, haze = defaults("segmentation"), defaults("dehazing_system")
     tracked = gr.Progress(track_tqdm=True)  # a handler with this default shows the loop's tqdm bars on the page
     brush = gr.Brush(default_size=6, colors=[f"rgb{c}" for c in STROKES.values()], default_color="rgb(255, 0, 0)",
                      color_mode="fixed")
@@ -205,10 +215,11 @@ def build():  # -> gradio.Blocks
                                             image_mode="RGB", transforms=(), layers=False, format="png")
                     sample_state = gr.State(None)  # (the sample as drawn, its photo without strokes)
                     with gr.Row():
-                        layers = gr.Radio([2, 3], value=2, label="layers")
-                        method = gr.Radio(["system", "multi"], value="system", label="method (three layers)")
+                        layers = gr.Radio([2, 3], value=seg["layers"], label="layers")
+                        method = gr.Radio(["system", "multi"], value=seg["method"], label="method (three layers)")
                     box = gr.Textbox(label="box x0,y0,x1,y1 (pixels or fractions; optional)", elem_id="box")
-                    iters = gr.Slider(10, 1000, value=250, step=10, label="iterations")
+                    iters = gr.Slider(10, 1000, value=seg["step1_iters"], step=10, label="iterations")
+                    dip = gr.Checkbox(value=seg["dip"], label="nets on (off: the classical cut alone)")
                     run = gr.Button("Run", variant="primary", elem_id="run")
                 with gr.Column():
                     status = gr.Textbox(label="status", interactive=False, elem_id="status")
@@ -220,17 +231,18 @@ def build():  # -> gradio.Blocks
                     download = gr.File(label="run folder (zip)")
             sample.change(sample_editor, sample, [editor, sample_state])
 
-            def run_segment(editor, sample, layers, method, box, iters, progress=tracked):
-                yield from segment(editor, sample, layers, method, box, iters)  # progress: the loop's tqdm bars
+            def run_segment(editor, sample, layers, method, box, iters, dip, progress=tracked):
+                yield from segment(editor, sample, layers, method, box, iters, dip)  # progress: the loop's bars
 
-            run.click(run_segment, [editor, sample_state, layers, method, box, iters],
+            run.click(run_segment, [editor, sample_state, layers, method, box, iters, dip],
                       [overlay, mask, figure, gallery, download, status])
         with gr.Tab("Dehazing"):
             with gr.Row():
                 with gr.Column():
                     hazy = gr.Image(type="numpy", label="hazy image", value=str(ROOT / HAZY_SAMPLE), image_mode="RGB")
-                    stages = gr.Radio([1, 2], value=1, label="stages")
-                    d_iters = gr.Slider(10, 500, value=20, step=10, label="iterations")
+                    stages = gr.Radio([1, 2], value=haze["stages"], label="stages")
+                    d_iters = gr.Slider(10, 2000, value=haze["iters"], step=10, label="iterations")
+                    d_dip = gr.Checkbox(value=haze["dip"], label="nets on (off: the dark-channel prior's t alone)")
                     d_run = gr.Button("Dehaze", variant="primary", elem_id="dehaze")
                 with gr.Column():
                     d_status = gr.Textbox(label="status", interactive=False)
@@ -238,10 +250,10 @@ def build():  # -> gradio.Blocks
                     transmission = gr.Image(label="transmission", interactive=False)
                     d_download = gr.File(label="run folder (zip)")
 
-            def run_dehaze(image, stages, iters, progress=tracked):
-                return dehaze(image, stages, iters)
+            def run_dehaze(image, stages, iters, dip, progress=tracked):
+                return dehaze(image, stages, iters, dip)
 
-            d_run.click(run_dehaze, [hazy, stages, d_iters], [compare, transmission, d_download, d_status])
+            d_run.click(run_dehaze, [hazy, stages, d_iters, d_dip], [compare, transmission, d_download, d_status])
     return page
 
 

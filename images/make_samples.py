@@ -13,9 +13,9 @@ import skimage.data
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from utils.image_io import save_image  # noqa: E402
 from utils.synthetic import (  # noqa: E402
+    band_hints,
     box_around,
     composite,
-    eroded_hints,
     hazy_motorcycle,
     mixtures,
     photo,
@@ -32,9 +32,11 @@ SEP_SHAPE = (192, 256)  # H, W of the separation samples
 def main() -> None:
     for name in ("coffee", "chelsea", "astronaut", "rocket"):
         save_image(HERE / f"{name}.png", getattr(skimage.data, name)())
-    # two layers: a grass horse on brick, with hints (truth eroded by 25x25) and truth
-    img, labels = composite(SEG_SHAPE, fg="grass", bg="brick", fg_tint=(0.85, 1.0, 0.75))
-    fg, bg = eroded_hints(labels, [2, 0], size=25)
+    # two layers: a grass horse on a brick wall, the grass given the brick's grey levels (colour alone cannot
+    # split them: their structure does), with hints not centred on the edge (the horse eroded by 4 px, the
+    # wall kept 16 px away from it) and the truth
+    img, labels = composite(SEG_SHAPE, fg="grass", bg="brick", same_colours=True)
+    fg, bg = band_hints(labels, [2, 0], [4, 16])
     save_image(HERE / "horse_grass_brick.png", img)
     save_image(HERE / "horse_grass_brick_fg_hint.png", fg)
     save_image(HERE / "horse_grass_brick_bg_hint.png", bg)
@@ -42,7 +44,7 @@ def main() -> None:
     # three layers: grass horse, gravel band, brick ground
     img, labels = composite(SEG_SHAPE, fg="grass", mg="gravel", bg="brick", fg_tint=(0.85, 1.0, 0.75),
                             mg_tint=(1.0, 0.9, 0.8))
-    fg, mg, bg = eroded_hints(labels, [2, 1, 0], size=9)
+    fg, mg, bg = band_hints(labels, [2, 1, 0], [4, 10, 16])
     save_image(HERE / "three_regions.png", img)
     for k, h in zip(("fg", "mg", "bg"), (fg, mg, bg), strict=True):
         save_image(HERE / f"three_regions_{k}_hint.png", h)

@@ -41,17 +41,25 @@ def ellipse_band(shape: tuple[int, int], centre: tuple[float, float] = (0.5, 0.5
 
 def composite(shape: tuple[int, int], fg: str = "grass", bg: str = "brick", mg: str | None = None,
               fg_tint: tuple[float, float, float] = (1, 1, 1), bg_tint: tuple[float, float, float] = (1, 1, 1),
-              mg_tint: tuple[float, float, float] = (1, 1, 1)) -> tuple[np.ndarray, np.ndarray]:
+              mg_tint: tuple[float, float, float] = (1, 1, 1), same_colours: bool = False
+              ) -> tuple[np.ndarray, np.ndarray]:
     """A texture composite and its label map: the horse in `fg` on `bg` (labels 2 fg, 0 bg); with
-    `mg`, an elliptical band of `mg` around it (label 1) for three-layer tests."""
+    `mg`, an elliptical band of `mg` around it (label 1) for three-layer tests. With `same_colours` the
+    other textures take the background's histogram of grey levels: the regions differ in their structure
+    only, so colour alone cannot tell them apart."""
+    from skimage.exposure import match_histograms
     labels = np.zeros(shape, np.uint8)
     if mg:
         labels[ellipse_band(shape)] = 1
     labels[horse_mask(shape)] = 2
     img = texture(bg, shape, bg_tint)
+
+    def region(name: str, tint: tuple[float, float, float]) -> np.ndarray:
+        t = texture(name, shape, tint)
+        return match_histograms(t, img, channel_axis=-1).astype(np.float32) if same_colours else t
     if mg:
-        img = np.where((labels == 1)[:, :, None], texture(mg, shape, mg_tint), img)
-    img = np.where((labels == 2)[:, :, None], texture(fg, shape, fg_tint), img)
+        img = np.where((labels == 1)[:, :, None], region(mg, mg_tint), img)
+    img = np.where((labels == 2)[:, :, None], region(fg, fg_tint), img)
     return img.astype(np.float32), labels
 
 
@@ -60,6 +68,17 @@ def eroded_hints(labels: np.ndarray, values: list[int], size: int = 15) -> list[
     (the image border is not a region boundary, so regions are not eroded from it)."""
     se = np.ones((size, size), bool)
     return [ndimage.binary_erosion(labels == v, se, border_value=1).astype(np.float32) for v in values]
+
+
+def band_hints(labels: np.ndarray, values: list[int], distances: list[float]) -> list[np.ndarray]:
+    """Hints as people draw a band around an edge, not centred on it: region `values[k]` kept where it lies
+    more than `distances[k]` pixels (Euclidean) from every other region (the image border is no edge),
+    e.g. the object eroded by 4 px and the background by 16 px."""
+    out = []
+    for v, d in zip(values, distances, strict=True):
+        inside = np.pad(labels == v, 1, mode="edge")
+        out.append((ndimage.distance_transform_edt(inside)[1:-1, 1:-1] > d).astype(np.float32))
+    return out
 
 
 def two_texture(shape: tuple[int, int] = (64, 96), seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
