@@ -48,6 +48,9 @@ def binary_cut(image: np.ndarray, fg_cost: np.ndarray, bg_cost: np.ndarray, fixe
     node[free] = np.arange(n)
     source, sink = n, n + 1  # source side = foreground
     to_sink, from_source = fg_cost[free].astype(np.float64), bg_cost[free].astype(np.float64)
+    least = np.minimum(to_sink, from_source)  # a pixel's cost common to both labels changes no labelling, and
+    to_sink -= least  # capacities must not be negative (a colour density above 1 gives a negative cost)
+    from_source -= least
     rows, cols, caps = [], [], []
     for dy, dx, weight in boundary_weights(image) if weights is None else weights:
         a, b = _pairs((h, w), dy, dx)
