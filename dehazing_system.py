@@ -43,7 +43,7 @@ STOP_AFTER = 0  # video: stop after this many frames per process (0 = at the end
 # --- system
 DIP = True  # fit the J and t nets; false: nets off, the same pipeline with no net (the dark-channel prior's t)
 STAGES = 1  # dehazing stages: stage k+1 dehazes stage k's result (1 = plain Double-DIP)
-ITERS = 20  # iterations of the first stage (t follows its prior within 20 on real photos; more add nothing)
+ITERS = 50  # iterations of the first stage (the dev half: 30 and 100 score within 0.1 dB of 50)
 ITER_FACTOR = 1.0  # stage k runs ITERS * ITER_FACTOR**k iterations (the paper: 3)
 SCHEDULE = "fixed"  # fixed (the iteration counts above) or adaptive (each stage stops at the knee of its PSNR curve)
 PLATEAU_WINDOW = 30  # adaptive: a stage stops once its best reconstruction PSNR has gained over the last N...
@@ -56,7 +56,7 @@ SKIPS = [0, 0, 0, 4, 4]  # per-scale skip channels
 INPUT_DEPTH = 8  # channels of the noise inputs
 REG_NOISE = 0.0333  # std of the per-iteration jitter of the J net's input (1/30)
 SMOOTH_WEIGHT = 0.005  # weight of the smoothness loss of t
-T_PRIOR_WEIGHT = 8.0  # pull of t towards the dark-channel-prior transmission left to remove (0 = Double-DIP)
+T_PRIOR_WEIGHT = 1.5  # pull of t towards the dark-channel prior's t (0 = Double-DIP; 8 leaves the nets nothing to do)
 T_PRIOR_OMEGA = 0.95  # the most haze that prior removes: t_dcp = 1 - omega * dark(I / A)
 BLACK_SHARE = 0.005  # omega follows the haze: the largest one leaving this share of pixels below black (0 = fixed)
 PRIOR_SPLIT = True  # several stages share the prior's haze (stage k of K aims at (t_dcp / t_done)^(1/(K-k)))

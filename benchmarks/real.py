@@ -111,7 +111,7 @@ def dehaze_rows(pairs: list[HazyPair], work: Path, common: list[str], extra: lis
                                                *(QUICK["dehaze"] if quick else []), *extra])
             rows.append({"case": pair.name, "method": method, "psnr": r["final"]["psnr_gt"],
                          "ssim": r["final"]["ssim_gt"], "time": time.perf_counter() - t,
-                         "run": str(r["run_dir"].relative_to(ROOT))})
+                         "run": str(r["run_dir"])})
             panels.append((method, load_image(r["run_dir"] / "dehazed.png")))
         grid.append(panels + [("clean", clean)])
         print(f"{pair.name}: " + ", ".join(f"{x['method']} {x['psnr']:.2f} / {x['ssim']:.3f}"
