@@ -26,6 +26,8 @@ def colour_loglik(image: np.ndarray, region: np.ndarray, components: int = 5, sa
     _, assigned, _ = cv2.kmeans(x, k, None, criteria, 1, cv2.KMEANS_PP_CENTERS)
     clusters = [x[assigned.ravel() == j].astype(np.float64) for j in range(k)]
     clusters = [c for c in clusters if len(c) > 1]
+    if not clusters:  # no cluster of two colours: nothing to learn from
+        return np.zeros(image.shape[:2], np.float32)
     weights = [len(c) / len(x) for c in clusters]
     means = [c.mean(axis=0) for c in clusters]
     covs = [np.cov(c, rowvar=False) + 1e-6 * np.eye(3) for c in clusters]  # (a flat region's is singular)
@@ -36,9 +38,12 @@ def colour_loglik(image: np.ndarray, region: np.ndarray, components: int = 5, sa
 def mixture_loglik(colours: np.ndarray, weights: Sequence[float], means: Sequence[np.ndarray],
                    covs: Sequence[np.ndarray]) -> np.ndarray:
     """Log-density of each of `colours` (Nx3) under a Gaussian mixture (weights, means, full covariances;
-    components of weight 0 left out), by scipy, summed in the log domain."""
+    components of weight 0 left out), by scipy, summed in the log domain; minus infinity everywhere for a
+    mixture with no component (e.g. a GrabCut model learned from no pixel)."""
     from scipy.special import logsumexp
     from scipy.stats import multivariate_normal
     logs = [np.log(w) + multivariate_normal(mean, cov, allow_singular=True).logpdf(colours)
             for w, mean, cov in zip(weights, means, covs, strict=True) if w > 0]
+    if not logs:
+        return np.full(len(colours), -np.inf)
     return logsumexp(np.stack(logs), axis=0)

@@ -135,6 +135,8 @@ def grabcut(image: np.ndarray, sure_fg: np.ndarray, sure_bg: np.ndarray, iters: 
             masks.append(mask)
         with ThreadPoolExecutor() as pool:
             trials = [t for t in pool.map(lambda m: run(m, trial_iters), masks) if t is not None]
+        fore = (cv2.GC_FGD, cv2.GC_PR_FGD)  # a start that emptied a label has a model learned from no pixel
+        trials = [t for t in trials if np.isin(t[0], fore).any() and not np.isin(t[0], fore).all()]
         if not trials:
             return None
         weights = boundary_weights(image)

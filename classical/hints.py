@@ -187,3 +187,45 @@ def band_prior(sure_fg: np.ndarray, sure_bg: np.ndarray, full_width: float = 0.1
     width = gap / max(sure_fg.shape)
     weight = np.clip((no_width - width) / (no_width - full_width), 0.0, 1.0)
     return to_fg.astype(np.float32), weight.astype(np.float32)
+
+
+BAND_CENTRED = 0.15  # a band-free edge this close to the band's middle (as a share of its width): drawn centred
+BAND_SPREAD = 2.2  # an off-centre band's weight: at most this over the spread (IQR) of the edge across it
+
+
+def band_edge(labels: np.ndarray, to_fg: np.ndarray, band: np.ndarray, fixed: np.ndarray,
+              least: int = 20) -> tuple[float, float] | None:
+    """Where the edge of a foreground labelling runs across the band (band_prior's `to_fg`, `band`): the
+    median and the interquartile range of to_fg over its edge pixels where the band has weight and nothing
+    is `fixed`; None when fewer than `least` edge pixels lie there."""
+    inner = cv2.erode(labels.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    on = labels & ~inner & (band > 0.5) & ~fixed
+    if on.sum() < least:
+        return None
+    q1, median, q3 = np.percentile(to_fg[on], [25, 50, 75])
+    return float(median), float(q3 - q1)
+
+
+def placed_band(found: tuple[float, float] | None, weight: float, centred: float = BAND_CENTRED,
+                spread: float = BAND_SPREAD) -> tuple[float, float]:
+    """Where a band's edge is expected and how sure that is, read from the photo: the (centre, weight) of the
+    band prior given band_edge of a labelling found without it (`found`). A person aims a lasso at the
+    outline, but draws it loose: where the photo's edge runs near the band's middle the band is taken as
+    centred (0.5, the full `weight`); where it runs off-centre the prior follows it, as strong as the edge
+    runs evenly across the band (weight at most `spread` / its interquartile range). No edge found in the
+    band: (0.5, 0), no prior."""
+    if found is None:
+        return 0.5, 0.0
+    centre, iqr = found
+    if abs(centre - 0.5) <= centred:
+        return 0.5, weight
+    return centre, min(weight, spread / max(iqr, 1e-3))
+
+
+def band_costs(to_fg: np.ndarray, band: np.ndarray, centre: float, weight: float) -> tuple[np.ndarray, np.ndarray]:
+    """The band prior's costs of the foreground and background labels for an edge expected `centre` of the
+    way across the band: the log-odds of a logistic edge position, linear in to_fg on each side of the
+    centre, `weight` at the hints (a centre of 0.5 gives weight x (2 to_fg - 1) between the labels)."""
+    d = to_fg - centre
+    return (weight * band * np.clip(d / max(1 - centre, 1e-3), 0, 1),
+            weight * band * np.clip(-d / max(centre, 1e-3), 0, 1))

@@ -14,7 +14,7 @@ from torch import nn
 from classical.colour import colour_loglik
 from classical.graphcut import binary_cut, expansion_cut, grabcut
 from classical.guided import guided_upsample, scaled_radius
-from classical.hints import band_prior, guesses_only
+from classical.hints import band_costs, band_edge, band_prior, guesses_only, placed_band
 from classical.texture import texture_features
 from net import losses
 from net.loop import Knobs, LoopResult, LoopSettings, NoiseSchedule, Problem, Step, optimise
@@ -391,15 +391,27 @@ def cut_labels(image: np.ndarray, hints: list[np.ndarray], fixed: list[np.ndarra
         errors[0] = np.full(shape, np.percentile(errors[1][sure_bg], 90) if sure_bg.any() else errors[1].mean())
         weights = (s.cut_layers / 6, 0.0)
     to_fg, band = band_prior(sure_fg, sure_bg)  # no weight without both sure hints (a box has no sure foreground)
-    band_costs = (s.cut_band * band * to_fg, s.cut_band * band * (1 - to_fg))
     colour_weight = None
     for _ in range(max(1, s.cut_rounds)):
         ll = [colour_loglik(img, h) for h in (fg, bg)]
         if colour_weight is None:  # colours that do not tell the hints apart (textures alike in colour) weigh
             # less; a box's inside holds background too, so its colours' separability says nothing there
             colour_weight = s.cut_colour * (separability(ll, fg, bg) if s.cut_rounds == 1 else 1.0)
-        costs = [weights[0] * e - colour_weight * c - weights[1] * np.log(q) + b
-                 for e, c, q, b in zip(errors, ll, (p, 1 - p), band_costs, strict=True)]
+        costs = [-colour_weight * c - weights[1] * np.log(q) for c, q in zip(ll, (p, 1 - p), strict=True)]
+        extra = [0.0, 0.0]
+        fair = guesses_only(fixed) or s.cut_rounds > 1  # automatic hints, a box's inside: no band to judge
+        if band.any():  # a band between the sure hints: where the photo (its colours, and the mask's view of
+            # its texture) puts the edge in it
+            first = binary_cut(img, costs[0], costs[1], sure_fg, sure_bg, s.cut_smooth)
+            found = band_edge(first, to_fg, band, sure_fg | sure_bg)
+            centre, weight = placed_band(found, s.cut_band)
+            if weight:
+                extra = list(band_costs(to_fg, band, centre, weight))
+            fair = found is not None and centre == 0.5
+        # each layer net, grown from its own hint, explains the pixels nearer to that hint better, wherever the
+        # edge is: its errors weigh in only where the hints are about equally far from the edge (a centred band)
+        layers_weight = weights[0] if fair else 0.0
+        costs = [c + layers_weight * e + b for c, e, b in zip(costs, errors, extra, strict=True)]
         labels = binary_cut(img, costs[0], costs[1], sure_fg, sure_bg, s.cut_smooth)
         if min(labels.sum(), (~labels).sum()) < least:  # a layer (almost) emptied: keep the last labels with both
             labels = fg.copy()

@@ -85,3 +85,25 @@ def test_scribbles_a_few_pixels_wide_work_as_hints(tiny_files, tmp_path):
     mask = load_image(run / "mask.png")[:, :, 0] > 0.5
     assert mask[fg > 0].all() and not mask[bg > 0].any()  # strokes are kept
     assert results(run)["iou_fg"] > 0.6
+
+
+def test_every_box_that_fits_the_image_gives_labels_touching_edges_thin_or_around_a_tiny_object():
+    """The box path (GrabCut started 7 ways, then our cut where it cannot run) on boxes at every edge, thin
+    ones and ones around an object of a few pixels: a labelling each time, with nothing outside the box."""
+    import segmentation
+    from net.segment import SegmentSettings, segment
+    from utils.config import defaults, settings_from
+    rng = np.random.default_rng(0)
+    h, w = 48, 72
+    image = np.clip(0.3 + 0.05 * rng.standard_normal((h, w, 3)), 0, 1).astype(np.float32)
+    image[20:23, 30:33] = (0.9, 0.2, 0.1)  # a tiny object
+    image[5:40, 50:60] = (0.2, 0.6, 0.9)  # a tall one at the right
+    s = settings_from(SegmentSettings, defaults(vars(segmentation), dip=False, progress=False),
+                      cut_rounds=10, cut_starts=7)
+    boxes = [(0, 0, 40, 30), (30, 0, 72, 48), (0, 20, 72, 48), (28, 18, 35, 25), (29, 19, 34, 24), (49, 0, 61, 48),
+             (0, 0, 72, 2), (70, 0, 72, 48), (0, 0, 72, 48), (10, 10, 11, 40), (31, 21, 32, 22)]
+    for box in boxes:
+        learn_fg, learn_bg, sure_bg = box_hints((h, w), box)
+        seg = segment(image, [learn_fg, learn_bg], s, None, [np.zeros((h, w), np.float32), sure_bg])
+        fg = seg.labels == 0
+        assert fg.shape == (h, w) and not fg[sure_bg > 0].any(), box

@@ -131,3 +131,14 @@ def test_expansion_splits_three_colour_regions_along_their_edges():
     noisy = np.argmin(costs, 2)
     assert (noisy != truth).mean() > 0.05  # the costs alone are speckled
     assert np.array_equal(expansion_cut(image, costs, sure, smooth=2.0), truth)
+
+
+def test_a_colour_model_with_no_component_gives_no_likelihood_instead_of_a_crash():
+    """GrabCut can leave a model with every component's weight 0 (a start that emptied its label): such a
+    model explains no colour (minus infinity) and is never the lowest-energy start."""
+    from classical.colour import colour_loglik, mixture_loglik
+    out = mixture_loglik(np.zeros((4, 3)), [0.0, 0.0], [np.zeros(3)] * 2, [np.eye(3)] * 2)
+    assert out.shape == (4,) and np.isneginf(out).all()
+    one = np.zeros((5, 5), bool)
+    one[2, 2] = True  # one pixel: nothing to learn from
+    assert not colour_loglik(np.random.default_rng(0).random((5, 5, 3)), one).any()
