@@ -46,6 +46,19 @@ def test_no_image_is_a_message_not_a_traceback():
         app.strokes(None)
 
 
+def test_the_pages_controls_start_at_the_scripts_constants():
+    """No default lives twice: the page reads the scripts' settings (iterations, layers, method, nets on)."""
+    import dehazing_system
+    import segmentation
+    seg, haze = app.defaults("segmentation"), app.defaults("dehazing_system")
+    assert (seg["step1_iters"], seg["layers"], seg["method"], seg["dip"]) == \
+        (segmentation.STEP1_ITERS, segmentation.LAYERS, segmentation.METHOD, segmentation.DIP)
+    assert (haze["iters"], haze["stages"], haze["dip"]) == (dehazing_system.ITERS, dehazing_system.STAGES,
+                                                           dehazing_system.DIP)
+    source = (app.ROOT / "app.py").read_text()
+    assert 'value=seg["step1_iters"]' in source and 'value=haze["iters"]' in source
+
+
 def needs_gradio() -> None:
     """Skip without Gradio (a version is asked for: the leftover folder of an uninstalled Gradio imports too)."""
     pytest.importorskip("gradio", minversion="4.0")
