@@ -67,11 +67,12 @@ def make_photos(work: Path, megapixels: float) -> dict[str, list[str]]:
     cv2.imwrite(str(work / f"photo_{tag}_fg.png"), np.where(trimap == 255, 255, 0).astype(np.uint8))
     cv2.imwrite(str(work / f"photo_{tag}_bg.png"), np.where(trimap <= 64, 255, 0).astype(np.uint8))
     cv2.imwrite(str(work / f"photo_{tag}_truth.png"), np.where(truth == 255, 255, 0).astype(np.uint8))
-    # no --gt: a user's run scores nothing (scikit-image's SSIM of a 12-MP photo alone takes seconds); the
-    # benchmark scores the written result against clean_{tag}.png after the timed run (see quality)
+    # no --gt, no --truth: a user's run scores nothing (scikit-image's SSIM of a 12-MP photo alone takes seconds,
+    # and a scored run also makes its nets-off control); the benchmark scores the written result against
+    # clean_{tag}.png or truth_{tag}.png after the timed run (see quality)
     return {"dehazing_system": [f"--input={work / f'hazy_{tag}.jpg'}", "--gt="],
             "segmentation": [f"--input={work / f'photo_{tag}.jpg'}", f"--fg_hint={work / f'photo_{tag}_fg.png'}",
-                             f"--bg_hint={work / f'photo_{tag}_bg.png'}", f"--truth={work / f'photo_{tag}_truth.png'}"]}
+                             f"--bg_hint={work / f'photo_{tag}_bg.png'}", "--truth="]}
 
 
 def run(script: str, args: list[str]) -> tuple[float, dict, Path]:
@@ -85,14 +86,16 @@ def run(script: str, args: list[str]) -> tuple[float, dict, Path]:
     return wall, json.loads((run_dir / "results.json").read_text()), run_dir
 
 
-def quality(results: dict, run_dir: Path, clean: np.ndarray | None) -> str:
-    """Dehazing (`clean` given): PSNR / SSIM of the run's dehazed.png against it; segmentation: the run's
-    foreground IoU."""
+def quality(results: dict, run_dir: Path, clean: np.ndarray | None, truth: Path | None = None) -> str:
+    """Dehazing (`clean` given): PSNR / SSIM of the run's dehazed.png against it; segmentation: the foreground
+    IoU of its mask.png against `truth`."""
     if clean is not None:
         from utils.metrics import psnr, ssim
         ours = load_image(run_dir / "dehazed.png")
         return f"{psnr(ours, clean):.2f} / {ssim(ours, clean):.3f}"
-    return f"{results['iou_fg']:.3f}"
+    from utils.metrics import iou
+    mask = cv2.imread(str(run_dir / "mask.png"), cv2.IMREAD_GRAYSCALE) > 127
+    return f"{iou(mask, cv2.imread(str(truth), cv2.IMREAD_GRAYSCALE) > 127):.3f}"
 
 
 def folder_run(folder: Path, args: list[str]) -> tuple[float, list[dict]]:
@@ -177,8 +180,9 @@ def main(argv: list[str] | None = None) -> int:
             t_old, r_old, d_old = run(script, [*args, *common, *BASELINE[script], *quick])
             w, h = r_new["input_size"]
             clean = load_image(work / f"clean_{mp:g}mp.png") if script == "dehazing_system" else None  # read once
-            row = (f"| {mp:g} MP | {w}x{h} | {t_new:.1f} | {quality(r_new, d_new, clean)} | {t_old:.1f} | "
-                   f"{quality(r_old, d_old, clean)} | {t_new / t_old:.2f} |")
+            truth = work / f"photo_{mp:g}mp_truth.png"
+            row = (f"| {mp:g} MP | {w}x{h} | {t_new:.1f} | {quality(r_new, d_new, clean, truth)} | {t_old:.1f} | "
+                   f"{quality(r_old, d_old, clean, truth)} | {t_new / t_old:.2f} |")
             table.append(row)
             print(row, flush=True)
         lines += [*table, "", f"Nets off: `{' '.join(BASELINE[script])}`.", ""]
