@@ -110,14 +110,14 @@ def test_real_data_benchmarks_skip_with_a_message_without_the_data(name, monkeyp
     assert "nothing to measure (skipped)" in capsys.readouterr().out
 
 
-def test_scribbles_from_a_truth_are_thin_strokes_inside_each_region():
+def test_strokes_from_a_truth_are_thin_strokes_inside_each_region():
     import sys
 
     sys.path.insert(0, str(ROOT / "benchmarks"))
-    from real import scores, scribbles
+    from realdata import scores, strokes
     truth = np.zeros((120, 160), np.uint8)
     truth[30:90, 40:120] = 255
-    fg, bg = scribbles(truth)
+    fg, bg = strokes(truth)
     assert fg.any() and bg.any() and not (fg & bg).any()
     assert (truth[fg] == 255).all() and (truth[bg] == 0).all()
     assert (fg | bg).mean() < 0.1  # a few strokes, not a trimap

@@ -154,20 +154,24 @@ def test_band_prior_runs_from_the_foreground_hint_to_the_background_hint_and_fad
     assert not band_prior(np.zeros_like(fg), bg)[1].any()  # no sure foreground (a box): no prior
 
 
-def test_the_cut_puts_the_edge_in_the_band_middle_when_the_image_says_nothing():
-    """A flat image and layers that explain every pixel alike: only the band's geometry is left, and the
-    foreground it finds is the disc through the band's middle (radius 75), not a hint's edge."""
+def test_the_cut_finds_a_faint_edge_wherever_it_runs_in_the_band_and_invents_none_on_a_flat_image():
+    """A lasso band from radius 60 to 90. A disc with a faint edge at radius 66 (off-centre) or 75 (the middle):
+    the cut puts the edge there, the band prior following the photo. A flat image shows no edge: the prior
+    does not drag the labels out to the band's middle, the cut keeps to the sure foreground."""
     from net.segment import cut_labels
     fg, bg = _band()
-    img = np.full(fg.shape + (3,), 0.5, np.float32)
+    yy, xx = np.mgrid[0:300, 0:300]
+    r = np.hypot(yy - 150, xx - 150)
     layers = np.full((2,) + fg.shape + (3,), 128, np.uint8)
     soft = np.full(fg.shape, 0.5, np.float32)
     hints = [fg.astype(np.float32), bg.astype(np.float32)]
-    labels = cut_labels(img, hints, hints, soft, layers, seg_settings(cut_band=30.0))
-    radius = np.sqrt(labels.sum() / np.pi)
-    assert 72 <= radius <= 78
-    without = cut_labels(img, hints, hints, soft, layers, seg_settings(cut_band=0.0))
-    assert np.sqrt(without.sum() / np.pi) < 65  # the boundary term alone shrinks it onto the foreground hint
+    for edge in (66, 75):
+        img = np.where((r <= edge)[..., None], 0.55, 0.45).astype(np.float32) * np.ones(3, np.float32)
+        labels = cut_labels(img, hints, hints, soft, layers, seg_settings(cut_band=30.0))
+        assert abs(np.sqrt(labels.sum() / np.pi) - edge) <= 2
+    flat = np.full(fg.shape + (3,), 0.5, np.float32)
+    labels = cut_labels(flat, hints, hints, soft, layers, seg_settings(cut_band=30.0))
+    assert np.sqrt(labels.sum() / np.pi) < 63  # on the foreground hint (radius 60), not the middle (75)
 
 
 def test_automatic_hints_mixing_two_objects_colours_leave_the_split_to_the_mask():
