@@ -3,7 +3,7 @@ no net) at several iteration counts and with --preset=paper, on the dev half of 
 (benchmarks/realdata.py). The question it answers: do the Deep Image Priors pay for themselves, and at
 what budget?
 
-    python benchmarks/budget.py --task=dehazing                       # 20, 100, 500, 2000 iterations, paper
+    python benchmarks/budget.py --task=dehazing                       # 20, 50, 100, 500, 2000 iterations, paper
     python benchmarks/budget.py --task=segmentation --hints=loose     # 80, 250, 1000, step 2 on and off, paper
     python benchmarks/budget.py --task=dehazing --budgets=20,100 --cases=RESIDE --out=/tmp/b
 
@@ -35,8 +35,8 @@ from utils.device import machine_line  # noqa: E402
 from utils.image_io import load_image, save_image  # noqa: E402
 
 # budget name -> the settings that make it (the nets-off run needs no budget)
-DEHAZE_BUDGETS = {"20": ["--iters=20"], "100": ["--iters=100"], "500": ["--iters=500"], "2000": ["--iters=2000"],
-                  "paper": ["--preset=paper"]}
+DEHAZE_BUDGETS = {"20": ["--iters=20"], "50": ["--iters=50"], "100": ["--iters=100"], "500": ["--iters=500"],
+                  "2000": ["--iters=2000"], "paper": ["--preset=paper"]}
 SEGMENT_BUDGETS = {"80": ["--step1_iters=80"], "250": ["--step1_iters=250"], "1000": ["--step1_iters=1000"],
                    "80+step2": ["--step1_iters=80", "--step2_iters=250", "--hint_iters=100", "--sharpen_ramp=100"],
                    "250+step2": ["--step1_iters=250", "--step2_iters=750", "--hint_iters=300"],
