@@ -20,45 +20,56 @@ FAST = {"segmentation": ["--step1_iters=2", "--step2_iters=2", "--progress=false
 
 # README situation (first cell of the table) -> the tests that pin it down
 ROWS = {
-    "the input (image, hint, truth, `--gt`, video) is missing, a directory, unreadable, empty, not an image, "
-    "or a truncated JPEG": ["test_bad_input_file_is_one_line_exit_2_and_no_run_folder"],
-    "a grey, RGBA, 16-bit, palette or EXIF-rotated image": ["test_any_image_flavour_is_read_as_rgb_at_its_own_size"],
-    "an image smaller than the networks need (1x1 up to 3x3), or an all-black image to dehaze":
-        ["test_too_small_or_black_image_is_one_line_and_exit_2", "test_the_smallest_accepted_image_runs"],
-    "a huge image (e.g. 12000x9000)": ["test_huge_image_runs_at_the_capped_resolution_with_full_size_outputs"],
-    "an image over 250 megapixels": ["test_image_over_the_pixel_limit_is_one_line_and_exit_2"],
-    "a hint mask of another size, or not binary":
-        ["test_hint_of_another_size_and_not_binary_is_resized_and_thresholded"],
-    "an empty hint, or two of your hint masks overlapping": ["test_empty_or_overlapping_hints_are_one_line_and_exit_2"],
-    "`--gt` (dehazing) of another size than the input; `--truth` (segmentation) of another size":
-        ["test_gt_of_another_size_is_an_error_and_truth_is_resized"],
-    "an unknown or malformed `--key=value`": ["test_unknown_or_malformed_setting_names_the_closest_valid_one"],
-    "a video that is missing, has no frames, or cannot be decoded": ["test_bad_video_is_one_line_and_exit_2"],
-    "an output folder that cannot be written, or a disk without room for the results":
-        ["test_unwritable_output_or_full_disk_fails_before_optimising"],
-    "the disk fills up while results are written": ["test_disk_full_while_writing_is_one_line_and_no_partial_file"],
-    "a NaN/Inf loss during optimisation": ["test_non_finite_loss_restores_the_best_state_and_writes_results"],
-    "Ctrl-C (SIGINT) or SIGTERM": ["test_interrupted_run_writes_its_best_result_and_exits_128_plus_signal",
-                                   "test_interrupted_dehazing_writes_its_best_result"],
-    "a crash, reboot or Ctrl-C in a long run started with `--checkpoint_every=N`":
-        ["test_segmentation_resumed_mid_step_matches_the_uninterrupted_run",
-         "test_dehazing_resumed_in_its_second_stage_matches_the_uninterrupted_run",
-         "test_ctrl_c_saves_a_checkpoint_that_resumes_to_the_uninterrupted_result"],
-    "`--resume` of a folder without a checkpoint, damaged, from the other script, or with changed settings":
-        ["test_bad_resume_gives_one_line_and_exit_2"],
-    "a `--box` outside the image, of zero area, or not four numbers": ["test_bad_box_is_one_line_and_exit_2"],
-    "a box over the whole image (no background outside it)": ["test_box_over_the_whole_image_gives_a_result"],
-    "a folder or pattern with no images, or with a one-file setting (`--fg_hint`, `--truth`, `--gt`, `--resume`)":
-        ["test_folder_without_images_is_one_line_and_exit_2",
-         "test_one_file_settings_with_a_folder_are_one_line_and_exit_2"],
-    "a bad image inside a folder run": ["test_folder_run_skips_a_bad_image_and_writes_a_summary"],
-    "a damaged frame in the middle of a video": ["test_damaged_frame_is_skipped_with_a_warning_and_the_count_kept"],
-    "the disk fills up during a video": ["test_disk_filling_up_mid_video_is_one_line_exit_2_and_a_playable_file"],
-    "a long video stopped (Ctrl-C, crash, `--stop_after=N`)":
-        ["test_ctrl_c_mid_video_resumes_to_the_uninterrupted_result",
-         "test_crash_mid_video_resumes_after_the_last_segment",
-         "test_two_processes_stopped_and_resumed_under_torchrun_give_the_same_frames"],
-    "you want the full traceback of an error": ["test_debug_flag_shows_the_traceback"],
+    'the input (image, hint, truth, `--gt`, video) is missing, a directory, unreadable, empty, not an '
+    'image, a truncated JPEG, a video with no frames':
+        ['test_bad_input_file_is_one_line_exit_2_and_no_run_folder',
+         'test_bad_video_is_one_line_and_exit_2'],
+    'a grey, RGBA, 16-bit, palette or EXIF-rotated image':
+        ['test_any_image_flavour_is_read_as_rgb_at_its_own_size'],
+    'an image smaller than 4x4, an all-black image to dehaze, or one over 250 megapixels':
+        ['test_too_small_or_black_image_is_one_line_and_exit_2',
+         'test_the_smallest_accepted_image_runs',
+         'test_image_over_the_pixel_limit_is_one_line_and_exit_2'],
+    'a huge image (e.g. 12000x9000)':
+        ['test_huge_image_runs_at_the_capped_resolution_with_full_size_outputs'],
+    'a hint mask of another size or not binary; an empty hint, or two overlapping':
+        ['test_hint_of_another_size_and_not_binary_is_resized_and_thresholded',
+         'test_empty_or_overlapping_hints_are_one_line_and_exit_2'],
+    '`--gt` (dehazing) of another size than the input; `--truth` (segmentation) of another size':
+        ['test_gt_of_another_size_is_an_error_and_truth_is_resized'],
+    'an unknown or malformed `--key=value`':
+        ['test_unknown_or_malformed_setting_names_the_closest_valid_one'],
+    'an output folder that cannot be written, or a disk without room (before or while results are written)':
+        ['test_unwritable_output_or_full_disk_fails_before_optimising',
+         'test_disk_full_while_writing_is_one_line_and_no_partial_file'],
+    'a NaN/Inf loss during optimisation':
+        ['test_non_finite_loss_restores_the_best_state_and_writes_results'],
+    'Ctrl-C (SIGINT) or SIGTERM':
+        ['test_interrupted_run_writes_its_best_result_and_exits_128_plus_signal',
+         'test_interrupted_dehazing_writes_its_best_result'],
+    'a crash, reboot or Ctrl-C in a run started with `--checkpoint_every=N`':
+        ['test_segmentation_resumed_mid_step_matches_the_uninterrupted_run',
+         'test_dehazing_resumed_in_its_second_stage_matches_the_uninterrupted_run',
+         'test_ctrl_c_saves_a_checkpoint_that_resumes_to_the_uninterrupted_result',
+         'test_bad_resume_gives_one_line_and_exit_2'],
+    'a `--box` outside the image, of zero area, or not four numbers':
+        ['test_bad_box_is_one_line_and_exit_2'],
+    'a box over the whole image (no background outside it), at an edge, thin, or around a tiny object':
+        ['test_box_over_the_whole_image_gives_a_result',
+         'test_every_box_that_fits_the_image_gives_labels_touching_edges_thin_or_around_a_tiny_object'],
+    'a folder with no images, or with a one-file setting (`--fg_hint`, `--truth`, `--gt`); a bad image inside it':
+        ['test_folder_without_images_is_one_line_and_exit_2',
+         'test_one_file_settings_with_a_folder_are_one_line_and_exit_2',
+         'test_folder_run_skips_a_bad_image_and_writes_a_summary'],
+    'a damaged video frame; the disk full during a video':
+        ['test_damaged_frame_is_skipped_with_a_warning_and_the_count_kept',
+         'test_disk_filling_up_mid_video_is_one_line_exit_2_and_a_playable_file'],
+    'a long video stopped (Ctrl-C, crash, `--stop_after=N`)':
+        ['test_ctrl_c_mid_video_resumes_to_the_uninterrupted_result',
+         'test_crash_mid_video_resumes_after_the_last_segment',
+         'test_two_processes_stopped_and_resumed_under_torchrun_give_the_same_frames'],
+    'you want the full traceback of an error':
+        ['test_debug_flag_shows_the_traceback'],
 }
 
 
