@@ -392,14 +392,14 @@ def cut_labels(image: np.ndarray, hints: list[np.ndarray], fixed: list[np.ndarra
         weights = (s.cut_layers / 6, 0.0)
     to_fg, band = band_prior(sure_fg, sure_bg)  # no weight without both sure hints (a box has no sure foreground)
     colour_weight = None
+    no_band_to_judge = guesses_only(fixed) or s.cut_rounds > 1  # automatic hints, a box's inside
     for _ in range(max(1, s.cut_rounds)):
         ll = [colour_loglik(img, h) for h in (fg, bg)]
         if colour_weight is None:  # colours that do not tell the hints apart (textures alike in colour) weigh
             # less; a box's inside holds background too, so its colours' separability says nothing there
             colour_weight = s.cut_colour * (separability(ll, fg, bg) if s.cut_rounds == 1 else 1.0)
         costs = [-colour_weight * c - weights[1] * np.log(q) for c, q in zip(ll, (p, 1 - p), strict=True)]
-        extra = [0.0, 0.0]
-        fair = guesses_only(fixed) or s.cut_rounds > 1  # automatic hints, a box's inside: no band to judge
+        extra, fair = [0.0, 0.0], no_band_to_judge
         if band.any():  # a band between the sure hints: where the photo (its colours, and the mask's view of
             # its texture) puts the edge in it
             first = binary_cut(img, costs[0], costs[1], sure_fg, sure_bg, s.cut_smooth)
