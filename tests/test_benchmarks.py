@@ -67,7 +67,6 @@ def test_interleaved_timing_takes_each_rounds_ratio_so_a_slow_spell_cancels_out(
 
 
 def test_quality_rows_average_the_seeds_and_keep_each_seeds_score():
-    import numpy as np
     quality = _benchmark("quality")
     truth = np.zeros((4, 4), np.uint8)
     truth[:2] = 1  # top half foreground
@@ -108,21 +107,6 @@ def test_real_data_benchmarks_skip_with_a_message_without_the_data(name, monkeyp
         monkeypatch.setattr(module, "HAZY", ROOT / "no-such-folder" / "x.jpg")
     assert module.main([]) == 0
     assert "nothing to measure (skipped)" in capsys.readouterr().out
-
-
-def test_strokes_from_a_truth_are_thin_strokes_inside_each_region():
-    import sys
-
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    from realdata import scores, strokes
-    truth = np.zeros((120, 160), np.uint8)
-    truth[30:90, 40:120] = 255
-    fg, bg = strokes(truth)
-    assert fg.any() and bg.any() and not (fg & bg).any()
-    assert (truth[fg] == 255).all() and (truth[bg] == 0).all()
-    assert (fg | bg).mean() < 0.1  # a few strokes, not a trimap
-    err, iou = scores(truth == 255, truth, ~(fg | bg))
-    assert err == 0.0 and iou == 1.0
 
 
 def test_separation_benchmark_quick_scores_ours_and_every_baseline(tmp_path):

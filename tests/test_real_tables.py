@@ -104,5 +104,10 @@ def test_hints_made_from_a_truth_keep_to_their_sides_of_the_edge():
     x0, y0, x1, y1 = realdata.box_of(truth)
     assert (x0, y0) == (90 - 9, 40 - 6) and (x1, y1) == (211 + 9, 161 + 6)
     fg, bg = realdata.strokes(truth)
-    assert obj[fg].all() and not obj[bg].any() and (fg | bg).mean() < 0.1
+    assert fg.any() and bg.any() and not (fg & bg).any()
+    assert obj[fg].all() and not obj[bg].any() and (fg | bg).mean() < 0.1  # a few strokes, not a trimap
+    assert realdata.scores(obj, truth, ~(fg | bg)) == (0.0, 1.0)
     assert realdata.band_middle(fg, bg)[fg].all()
+    fg, bg = realdata.centred_trimap(truth)
+    middle = realdata.band_middle(fg, bg)
+    assert middle[fg].all() and not middle[bg].any() and (middle != obj).mean() < 0.01  # centred: the edge
