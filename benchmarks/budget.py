@@ -150,9 +150,10 @@ def main(argv: list[str] | None = None) -> int:
             rows.append({"case": name, "budget": b, **r})
             store.write_text(json.dumps(rows, indent=1))
             print(f"{name} {b}: " + ", ".join(f"{k} {v:.3f}" for k, v in r.items()), flush=True)
+    seed = next((w.split("=", 1)[1] for w in a.args.split() if w.startswith("--seed=")), "0")  # (--args)
     command = "`python benchmarks/budget.py " + " ".join(argv if argv is not None else sys.argv[1:]) + "`"
     report(rows, a.task, budgets, out, f"# The nets' share against their budget: {a.task}, dev half\n\n{command} "
-           f"on {machine_line()}; seed 0." + (f" Hints: {a.hints}." if a.task == "segmentation" else ""))
+           f"on {machine_line()}; seed {seed}." + (f" Hints: {a.hints}." if a.task == "segmentation" else ""))
     return 0
 
 
