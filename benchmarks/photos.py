@@ -9,7 +9,7 @@ Segmentation (two layers): GrabCut benchmark photo 24077 with its lasso trimap a
 (the trimap and truth by nearest neighbour), foreground IoU against the truth. The 12-MP photos are
 upscaled (their content is the same; the time is what is measured). With --trimap=loose the segmentation's
 hints are a loose lasso made from the truth instead (realdata.loose_trimap: a wide unknown band, 6% of the
-diagonal, the cut's hardest case for time). Times are also given as the ratio
+diagonal, where the cut has the most pixels to label). Times are also given as the ratio
 to the nets-off run of the same photo in this same command (the machines are noisy): what the nets cost.
 
     python benchmarks/photos.py                 # every size, ours and nets off (about 10 minutes on 2 cores)
