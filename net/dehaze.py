@@ -105,7 +105,9 @@ def dehaze(image: np.ndarray, s: DehazeSettings, device: torch.device, airlight:
             def logit(p: float) -> float:
                 p = min(max(p, 0.05), 0.95)
                 return float(np.log(p / (1 - p)))
-            now = 0.5 if not warm else float(torch.sigmoid(jt.eval()(code)[:, 3:4]).mean())
+            # where t starts now: a fresh net's mean t is not 0.5 but anywhere in 0.40-0.57 with the seed (its
+            # batch statistics, as the loop sees them), an offset 50 iterations keep; a warm net's, as it was
+            now = float(torch.sigmoid((jt.eval() if warm else jt)(code)[:, 3:4]).mean())
             jt.train()
             jt.out.bias[3] += logit(float(t_target.mean())) - logit(now)
     code = code.contiguous(memory_format=mem)
