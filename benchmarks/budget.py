@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 import realdata  # noqa: E402
 from quality import run_script  # noqa: E402
-from real import GRABCUT_ONLY, hints_for  # noqa: E402
+from real import has_hints, hints_for  # noqa: E402
 from realdata import REAL, read_grey, scores  # noqa: E402
 
 from utils.device import machine_line  # noqa: E402
@@ -135,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     if a.task == "dehazing":
         cases = [(c.name, c) for c in realdata.hazy_pairs("dev")]
     else:
-        sets = ("GrabCut",) if a.hints in GRABCUT_ONLY else tuple(a.sets.split(","))  # only it has them
+        sets = tuple(s for s in a.sets.split(",") if has_hints(s, a.hints))
         cases = [(f"{c.set} {c.name}", c) for c in realdata.photos("dev", sets)]
     cases = [c for c in cases if not words or any(w in c[0] for w in words)]
     cases = cases[:: max(1, a.stride)]

@@ -70,7 +70,7 @@ def make_photos(work: Path, megapixels: float, band: str = "lasso") -> dict[str,
     fg, bg = trimap == 255, trimap <= 64
     if band == "loose":
         from realdata import loose_trimap
-        fg, bg = loose_trimap(np.where(truth == 255, 255, 0))
+        fg, bg = loose_trimap(truth)  # as benchmarks/real.py makes them (the truth's 128: unknown, not background)
     cv2.imwrite(str(work / f"photo_{tag}.jpg"), photo, [cv2.IMWRITE_JPEG_QUALITY, 95])
     cv2.imwrite(str(work / f"photo_{tag}_fg.png"), np.where(fg, 255, 0).astype(np.uint8))
     cv2.imwrite(str(work / f"photo_{tag}_bg.png"), np.where(bg, 255, 0).astype(np.uint8))

@@ -203,6 +203,12 @@ def nogt_table(rows: list[dict], title: str) -> list[str]:
 
 # --- segmentation ------------------------------------------------------------------------------------------
 
+def has_hints(label: str, kind: str) -> bool:
+    """Whether the photos of set `label` have hints of `kind`: the GrabCut benchmark's own lassos and boxes
+    exist for its photos only; the others are made from any truth."""
+    return kind not in GRABCUT_ONLY or label == "GrabCut"
+
+
 def hints_for(photo: Photo, truth: np.ndarray, kind: str) -> dict:
     """The hints of `kind` for one photo: sure fg and bg masks (or a box), and the pixels scored."""
     if kind == "lasso":
@@ -375,7 +381,7 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 for label in [s for s in a.sets.split(",") if s]:
                     for kind in [k for k in a.hints.split(",") if k]:
-                        if kind in GRABCUT_ONLY and label != "GrabCut":
+                        if not has_hints(label, kind):
                             continue
                         rows, grid = seg_rows(chosen(realdata.photos(half, (label,))), kind, work, common,
                                               shlex.split(a.seg_args), a.quick)

@@ -111,3 +111,10 @@ def test_hints_made_from_a_truth_keep_to_their_sides_of_the_edge():
     fg, bg = realdata.centred_trimap(truth)
     middle = realdata.band_middle(fg, bg)
     assert middle[fg].all() and not middle[bg].any() and (middle != obj).mean() < 0.01  # centred: the edge
+
+
+def test_the_grabcut_benchmarks_own_hints_are_asked_of_its_photos_only():
+    # (budget.py once asked Berkeley's photos for a lasso trimap they do not have, and crashed)
+    for kind in real.HINT_KINDS:
+        assert real.has_hints("GrabCut", kind)
+        assert real.has_hints("Berkeley", kind) == real.has_hints("COCO-MVal", kind) == (kind not in ("lasso", "gcbox"))
