@@ -58,6 +58,7 @@ REG_NOISE = 0.0333  # std of the per-iteration jitter of the J net's input (1/30
 SMOOTH_WEIGHT = 0.005  # weight of the smoothness loss of t
 T_PRIOR_WEIGHT = 1.5  # pull of t towards the dark-channel prior's t (0 = Double-DIP; 8 leaves the nets nothing to do)
 T_PRIOR_OMEGA = 0.95  # the most haze that prior removes: t_dcp = 1 - omega * dark(I / A)
+NET_T = "map"  # the nets' t decides: amount (how much haze; the dark channel says where) or map (all of t)
 BLACK_SHARE = 0.005  # omega follows the haze: the largest one leaving this share of pixels below black (0 = fixed)
 PRIOR_SPLIT = True  # several stages share the prior's haze (stage k of K aims at (t_dcp / t_done)^(1/(K-k)))
 LR = 0.001  # Adam learning rate
@@ -181,6 +182,7 @@ def validate(cfg: Config) -> None:
         raise UserError(f"--stages={cfg.stages}: need at least 1 stage")
     check_choice("schedule", cfg.schedule, ("fixed", "adaptive"))
     check_choice("airlight", cfg.airlight, ("fixed", "learned"))
+    check_choice("net_t", cfg.net_t, ("amount", "map"))
     check_choice("airlight_colour", cfg.airlight_colour, ("warm", "estimate", "grey"))
     check_choice("video_airlight", cfg.video_airlight, ("carry", "per_frame"))
     if len(cfg.channels) != len(cfg.skips):

@@ -40,6 +40,7 @@ class DehazeSettings:
     t_min: float  # the final t is clipped to [t_min, 1]
     t_prior_weight: float  # weight of an MSE pull of t towards the dark-channel-prior transmission
     t_prior_omega: float  # haze removed by that prior: t_dcp = 1 − ω·dark(I / A)
+    net_t: str  # what the nets' t decides: amount (how much haze; the prior's layout kept) or map (all of t)
     progress: bool
     plateau: Plateau | None = None  # adaptive schedule: stop at the knee of the PSNR curve
     retarget_t: bool = False  # warm start from another stage: shift t's output to the new prior's mean
@@ -145,9 +146,21 @@ def dehaze(image: np.ndarray, s: DehazeSettings, device: torch.device, airlight:
     r = optimise(problem, s.iters, LoopSettings(lr=s.lr, plateau=s.plateau, desc=s.name, progress=s.progress,
                                                 cuda_graph=s.cuda_graph))
     best = r.best or r.last
+    if t_target is not None and s.net_t == "amount":
+        best = {**best, "t": haze_scaled(best["t"], t_target[0], work)}
     state = {"jt": {k: v.clone() for k, v in jt.state_dict().items()}, "code": code.contiguous(),
              "a_net": {k: v.clone() for k, v in a_net.state_dict().items()} if a_net is not None else None}
     return _finish(image, img_w, best, work, full, s, r, state, start)
+
+
+def haze_scaled(t_net: torch.Tensor, t_prior: torch.Tensor, work: tuple[int, int]) -> torch.Tensor:
+    """The prior's haze 1 − t_prior scaled to the amount of the nets' (their means over the photo, padding
+    left out): t = 1 − k·(1 − t_prior). The coupled fit says how much haze there is (k scales the prior's
+    omega), the dark channel where it lies: on the dev half the nets' own map moved t the right way on
+    average but its layout cost RESIDE and HSTS pairs what the amount gained (docs/findings.md)."""
+    h, w = work
+    k = (1 - t_net[..., :h, :w]).mean() / (1 - t_prior[..., :h, :w]).mean().clamp_min(1e-6)
+    return (1 - k * (1 - t_prior)).clamp(0, 1)
 
 
 def _without_nets(image: np.ndarray, img_w: np.ndarray, work: tuple[int, int], full: tuple[int, int],

@@ -153,3 +153,39 @@ def test_a_fresh_t_net_starts_at_the_priors_mean_whatever_the_seed():
         r = dehaze(hazy, frozen, torch.device("cpu"), airlight=a)
         starts.append(float(crop(r.loop.best["t"].numpy()[0], working_shape(hazy.shape[:2], 64)).mean()))
     assert max(abs(s - prior) for s in starts) < 0.03, (prior, starts)
+
+
+def test_haze_scaled_keeps_the_priors_layout_at_the_nets_amount():
+    import torch
+
+    from net.dehaze import haze_scaled
+    rng = np.random.default_rng(0)
+    prior = torch.from_numpy(rng.uniform(0.2, 0.9, (1, 40, 36)).astype(np.float32))
+    net = torch.from_numpy(rng.uniform(0.3, 1.0, (1, 40, 36)).astype(np.float32))
+    net[:, 32:] = 0.0  # padding rows: left out of the amount
+    t = haze_scaled(net, prior, (32, 36))
+    ratio = (1 - t) / (1 - prior)
+    assert torch.allclose(ratio, torch.full_like(ratio, float(ratio[0, 0, 0])), rtol=1e-4)
+    assert abs(float((1 - t[:, :32]).mean() - (1 - net[:, :32]).mean())) < 1e-5
+
+
+@pytest.mark.parametrize("net_t", ["amount", "map"])
+def test_with_net_t_amount_the_nets_change_how_much_haze_not_where(net_t):
+    import torch
+
+    import dehazing_system as ds
+    from utils.config import defaults
+    from utils.device import seed_everything
+    hazy = hazy_motorcycle(beta=0.3, scale=0.12)[0]
+    cfg = defaults(vars(ds), max_side=64, progress=False, precision="fp32", net_t=net_t)
+    haze = ds.haze_of(cfg, hazy)
+    seed_everything(0)
+    ours = ds.dehaze_stages(cfg, hazy, haze, [20], torch.device("cpu"))[0].t
+    off = ds.dehaze_stages(cfg.replace(dip=False), hazy, haze, [20], torch.device("cpu"))[0].t
+    open_ = (ours < 0.999) & (off < 0.999) & (ours > cfg.t_min) & (off > cfg.t_min)  # not clipped
+    ratio = (1 - ours[open_]) / (1 - off[open_])
+    assert abs(float(ratio.mean()) - 1) > 1e-3  # the nets moved the amount of haze
+    if net_t == "amount":  # ... by one factor: the dark channel's layout is kept
+        assert ratio.std() < 1e-3 * ratio.mean()
+    else:
+        assert ratio.std() > 1e-2 * ratio.mean()
