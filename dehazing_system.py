@@ -183,6 +183,9 @@ def validate(cfg: Config) -> None:
     check_choice("schedule", cfg.schedule, ("fixed", "adaptive"))
     check_choice("airlight", cfg.airlight, ("fixed", "learned"))
     check_choice("net_t", cfg.net_t, ("amount", "map"))
+    if cfg.net_t == "amount" and not cfg.t_prior_weight:
+        raise UserError("--net_t=amount scales the dark-channel prior's haze, which --t_prior_weight=0 leaves out: "
+                        "give --t_prior_weight > 0, or --net_t=map")
     check_choice("airlight_colour", cfg.airlight_colour, ("warm", "estimate", "grey"))
     check_choice("video_airlight", cfg.video_airlight, ("carry", "per_frame"))
     if len(cfg.channels) != len(cfg.skips):

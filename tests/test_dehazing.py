@@ -1,6 +1,6 @@
 import numpy as np
 import pytest
-from helpers import results, run_script
+from helpers import results, run_cli, run_script
 
 from classical.haze import add_haze, dark_channel, estimate_airlight
 from utils.image_io import load_image, save_image
@@ -189,3 +189,9 @@ def test_with_net_t_amount_the_nets_change_how_much_haze_not_where(net_t):
         assert ratio.std() < 1e-3 * ratio.mean()
     else:
         assert ratio.std() > 1e-2 * ratio.mean()
+
+
+def test_net_t_amount_without_the_prior_is_one_line_and_exit_2(tmp_path):
+    code, out, err = run_cli("dehazing_system", ["--net_t=amount", "--t_prior_weight=0", f"--output_dir={tmp_path}"])
+    assert code == 2 and "--t_prior_weight" in err and len(err.strip().splitlines()) == 1
+    assert not any(tmp_path.iterdir())
