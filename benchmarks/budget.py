@@ -42,7 +42,8 @@ SEGMENT_BUDGETS = {"80": ["--step1_iters=80"], "250": ["--step1_iters=250"], "10
                    "250+step2": ["--step1_iters=250", "--step2_iters=750", "--hint_iters=300"],
                    "1000+step2": ["--step1_iters=1000", "--step2_iters=2000", "--hint_iters=700",
                                   "--sharpen_ramp=700"],
-                   "paper": ["--preset=paper"]}
+                   "paper": ["--preset=paper"],
+                   "paper@200": ["--preset=paper", "--max_side=200"]}  # its schedule and mask, at our working size
 
 
 def dehaze_case(pair, budget: list[str], common: list[str]) -> dict:
