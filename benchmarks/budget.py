@@ -4,7 +4,7 @@ no net) at several iteration counts and with --preset=paper, on the dev half of 
 what budget?
 
     python benchmarks/budget.py --task=dehazing                       # 20, 50, 100, 500, 2000 iterations, paper
-    python benchmarks/budget.py --task=segmentation --hints=loose     # 80, 250, 1000, step 2 on and off, paper
+    python benchmarks/budget.py --task=segmentation --hints=loose     # 80, 250, 1000, step 2 on, off, paper(@200)
     python benchmarks/budget.py --task=dehazing --budgets=20,100 --cases=RESIDE --out=/tmp/b
 
 Each run is one experiment-script run as a user makes it (scored by its own results.json for dehazing,
@@ -43,7 +43,7 @@ SEGMENT_BUDGETS = {"80": ["--step1_iters=80"], "250": ["--step1_iters=250"], "10
                    "1000+step2": ["--step1_iters=1000", "--step2_iters=2000", "--hint_iters=700",
                                   "--sharpen_ramp=700"],
                    "paper": ["--preset=paper"],
-                   "paper@200": ["--preset=paper", "--max_side=200"]}  # its schedule and mask, at our working size
+                   "paper@200": ["--preset=paper", "--max_side=200"]}  # the paper's schedule and mask at our size
 
 
 def dehaze_case(pair, budget: list[str], common: list[str]) -> dict:

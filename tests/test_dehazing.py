@@ -10,6 +10,14 @@ from utils.synthetic import hazy_motorcycle
 FAST = ["--progress=false", "--max_side=64"]
 
 
+def small_hazy_and_settings(**changes):
+    """The 89x60 hazy motorcycle and dehazing_system.py's settings for a fast in-process run (64 px, fp32)."""
+    import dehazing_system as ds
+    from utils.config import defaults
+    cfg = defaults(vars(ds), max_side=64, progress=False, precision="fp32", **changes)
+    return hazy_motorcycle(beta=0.3, scale=0.12)[0], cfg
+
+
 def brute_force_dark_channel(img, patch):
     h, w, _ = img.shape
     r = patch // 2
@@ -122,9 +130,7 @@ def test_stage_warm_start_reuses_the_previous_stage_and_retargets_t():
 
     import dehazing_system as ds
     from classical.haze import estimate_airlight
-    from utils.config import defaults
-    hazy = hazy_motorcycle(beta=0.3, scale=0.12)[0]
-    cfg = defaults(vars(ds), stage_warm_start=True, prior_split=False, max_side=64, progress=False, precision="fp32")
+    hazy, cfg = small_hazy_and_settings(stage_warm_start=True, prior_split=False)
     stages = ds.dehaze_stages(cfg, hazy, (estimate_airlight(hazy), 0.95), [20, 5], torch.device("cpu"))
     assert torch.equal(stages[1].state["code"], stages[0].state["code"])
     # stage 1's prior is the transmission left to remove, close to 1: its t starts there, not at stage 0's
@@ -136,14 +142,12 @@ def test_a_fresh_t_net_starts_at_the_priors_mean_whatever_the_seed():
     # survived the default 50 iterations and moved a dehazed photo by up to 3.5 dB from one seed to the next
     import torch
 
-    import dehazing_system as ds
     from classical.haze import dcp_transmission
     from net.dehaze import DehazeSettings, dehaze
-    from utils.config import defaults, settings_from
+    from utils.config import settings_from
     from utils.device import seed_everything
     from utils.image_io import crop, working_shape
-    hazy = hazy_motorcycle(beta=0.3, scale=0.12)[0]
-    cfg = defaults(vars(ds), max_side=64, progress=False, precision="fp32", reg_noise=0.0)
+    hazy, cfg = small_hazy_and_settings(reg_noise=0.0)
     frozen = settings_from(DehazeSettings, cfg, iters=1, lr=0.0)  # the result is the start
     a = estimate_airlight(hazy)
     prior = float(dcp_transmission(hazy, a, cfg.t_prior_omega).mean())
@@ -174,10 +178,8 @@ def test_with_net_t_amount_the_nets_change_how_much_haze_not_where(net_t):
     import torch
 
     import dehazing_system as ds
-    from utils.config import defaults
     from utils.device import seed_everything
-    hazy = hazy_motorcycle(beta=0.3, scale=0.12)[0]
-    cfg = defaults(vars(ds), max_side=64, progress=False, precision="fp32", net_t=net_t)
+    hazy, cfg = small_hazy_and_settings(net_t=net_t)
     haze = ds.haze_of(cfg, hazy)
     seed_everything(0)
     ours = ds.dehaze_stages(cfg, hazy, haze, [20], torch.device("cpu"))[0].t
@@ -192,6 +194,6 @@ def test_with_net_t_amount_the_nets_change_how_much_haze_not_where(net_t):
 
 
 def test_net_t_amount_without_the_prior_is_one_line_and_exit_2(tmp_path):
-    code, out, err = run_cli("dehazing_system", ["--net_t=amount", "--t_prior_weight=0", f"--output_dir={tmp_path}"])
+    code, _, err = run_cli("dehazing_system", ["--net_t=amount", "--t_prior_weight=0", f"--output_dir={tmp_path}"])
     assert code == 2 and "--t_prior_weight" in err and len(err.strip().splitlines()) == 1
     assert not any(tmp_path.iterdir())
