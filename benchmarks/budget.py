@@ -6,10 +6,12 @@ what budget?
     python benchmarks/budget.py --task=dehazing                       # 20, 50, 100, 500, 2000 iterations, paper
     python benchmarks/budget.py --task=segmentation --hints=loose     # 80, 250, 1000, step 2 on, off, paper(@200)
     python benchmarks/budget.py --task=dehazing --budgets=20,100 --cases=RESIDE --out=/tmp/b
+    python benchmarks/budget.py --task=dehazing --budgets=20,100,2000 --merge=/tmp/b   # its rows into the table
 
 Each run is one experiment-script run as a user makes it (scored by its own results.json for dehazing,
 by the benchmark's error rate for segmentation). Rows are appended to budget_TASK.json as they come,
-so a stopped run continues where it stopped (the same command); the table and the plot
+so a stopped run continues where it stopped (the same command); runs at the same time need their own
+--out, and --merge adds their rows to the main store; the table and the plot
 (budget_TASK.png: the nets' share against the budget, the mean and every case) are written at the end.
 """
 from __future__ import annotations
@@ -69,6 +71,13 @@ def segment_case(photo, kind: str, budget: list[str], common: list[str], work: P
     return {"error": err, "iou": iou, "time": time.perf_counter() - t}
 
 
+def merged(rows: list[dict], others: list[list[dict]]) -> list[dict]:
+    """`rows` with the rows of other stores (runs made at the same time with their own --out) added; a
+    (case, budget) measured again replaces the stored one, nets off included (it has no random part)."""
+    new = {(r["case"], r["budget"]): r for other in others for r in other}
+    return [r for r in rows if (r["case"], r["budget"]) not in new] + list(new.values())
+
+
 def report(rows: list[dict], task: str, budgets: list[str], out: Path, header: str) -> None:
     """The table (mean score and time per budget, the nets' share, on how many cases ours is better) and the
     plot of the share against the budget."""
@@ -119,6 +128,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--args", default="", help="extra settings for every run, ours and nets off")
     p.add_argument("--device", default="auto")
     p.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
+    p.add_argument("--merge", default="", help="comma-separated --out folders of runs made at the same time: "
+                   "their rows are added to this store first")
     a = p.parse_args(argv)
     if not REAL.is_dir():
         print(f"the real data is not at {REAL}: nothing to measure (skipped)")
@@ -129,6 +140,10 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     store = out / f"budget_{a.task}.json"
     rows = json.loads(store.read_text()) if store.exists() else []
+    others = [Path(d) / store.name for d in a.merge.split(",") if d]
+    if others:
+        rows = merged(rows, [json.loads(o.read_text()) for o in others if o.exists()])
+        store.write_text(json.dumps(rows, indent=1))
     work = ROOT / "output" / f"budget_{datetime.now().strftime('%Y%m%d-%H%M%S')}"
     work.mkdir(parents=True, exist_ok=True)
     common = [f"--device={a.device}", "--progress=false", f"--output_dir={work / 'runs'}", *a.args.split()]

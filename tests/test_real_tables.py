@@ -118,3 +118,12 @@ def test_the_grabcut_benchmarks_own_hints_are_asked_of_its_photos_only():
     for kind in real.HINT_KINDS:
         assert real.has_hints("GrabCut", kind)
         assert real.has_hints("Berkeley", kind) == real.has_hints("COCO-MVal", kind) == (kind not in ("lasso", "gcbox"))
+
+
+def test_budget_merge_adds_rows_from_runs_made_at_the_same_time_and_remeasured_ones_replace():
+    import budget
+    stored = [{"case": "a", "budget": "nets off", "psnr": 1.0}, {"case": "a", "budget": "50", "psnr": 2.0}]
+    other = [{"case": "a", "budget": "nets off", "psnr": 1.0}, {"case": "a", "budget": "2000", "psnr": 3.0},
+             {"case": "a", "budget": "50", "psnr": 2.5}]
+    rows = budget.merged(stored, [other])
+    assert sorted((r["budget"], r["psnr"]) for r in rows) == [("2000", 3.0), ("50", 2.5), ("nets off", 1.0)]
