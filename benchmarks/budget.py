@@ -10,8 +10,8 @@ what budget?
 
 Each run is one experiment-script run as a user makes it (scored by its own results.json for dehazing,
 by the benchmark's error rate for segmentation). Rows are appended to budget_TASK.json as they come,
-so a stopped run continues where it stopped (the same command); runs at the same time need their own
---out, and --merge adds their rows to the main store; the table and the plot
+so a stopped run continues where it stopped (the same command); runs at the same time (--part=K/N) need their
+own --out, and --merge adds their rows to the main store; the table and the plot
 (budget_TASK.png: the nets' share against the budget, the mean and every case) are written at the end.
 """
 from __future__ import annotations
@@ -71,6 +71,16 @@ def segment_case(photo, kind: str, budget: list[str], common: list[str], work: P
     return {"error": err, "iou": iou, "time": time.perf_counter() - t}
 
 
+def part(cases: list, spec: str) -> list:
+    """The K-th of N interleaved parts of `cases` ("K/N", K from 1), so N processes share one run; "" = all."""
+    if not spec:
+        return cases
+    k, n = (int(v) for v in spec.split("/"))
+    if not 1 <= k <= n:
+        raise SystemExit(f"--part={spec}: K must be between 1 and N, as in --part=1/2")
+    return cases[k - 1 :: n]
+
+
 def merged(rows: list[dict], others: list[list[dict]]) -> list[dict]:
     """`rows` with the rows of other stores (runs made at the same time with their own --out) added; a
     (case, budget) measured again replaces the stored one, nets off included (it has no random part)."""
@@ -125,6 +135,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sets", default="GrabCut,Berkeley,COCO-MVal", help="segmentation sets")
     p.add_argument("--cases", default="", help="only cases whose name contains one of these")
     p.add_argument("--stride", type=int, default=1, help="every k-th case only (1 = the whole dev half)")
+    p.add_argument("--part", default="", help="K/N: the K-th of N interleaved parts of the cases, for N "
+                   "processes at once (each with its own --out, then --merge)")
     p.add_argument("--args", default="", help="extra settings for every run, ours and nets off")
     p.add_argument("--device", default="auto")
     p.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
@@ -154,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
         sets = tuple(s for s in a.sets.split(",") if has_hints(s, a.hints))
         cases = [(f"{c.set} {c.name}", c) for c in realdata.photos("dev", sets)]
     cases = [c for c in cases if not words or any(w in c[0] for w in words)]
-    cases = cases[:: max(1, a.stride)]
+    cases = part(cases[:: max(1, a.stride)], a.part)
     done = {(r["case"], r["budget"]) for r in rows}
     for name, case in cases:
         for b in ["nets off", *budgets]:

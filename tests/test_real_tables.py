@@ -127,3 +127,11 @@ def test_budget_merge_adds_rows_from_runs_made_at_the_same_time_and_remeasured_o
              {"case": "a", "budget": "50", "psnr": 2.5}]
     rows = budget.merged(stored, [other])
     assert sorted((r["budget"], r["psnr"]) for r in rows) == [("2000", 3.0), ("50", 2.5), ("nets off", 1.0)]
+
+
+def test_budget_parts_share_the_cases_between_processes_without_overlap():
+    import budget
+    cases = list(range(7))
+    parts = [budget.part(cases, f"{k}/3") for k in (1, 2, 3)]
+    assert sorted(c for p in parts for c in p) == cases
+    assert budget.part(cases, "") == cases
