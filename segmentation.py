@@ -69,7 +69,7 @@ CUT_SMOOTH = 50.0  # weight of the boundary term (GrabCut's: cheap across image 
 CUT_BAND = 30.0  # weight of a narrow band's middle: between close fg and bg hints the edge is likely mid-way
 CUT_MAX_SIDE = 800  # the cut's resolution (longest side in pixels); larger photos get its labels guided-filtered
 # --- run
-PRESET = ""  # paper: the paper's system (noise-fed mask), learning rate and iterations (2000 + 4000; slow on a CPU)
+PRESET = ""  # long: 250 + 750 step-2 iterations (17x the time; docs/findings.md); paper: the paper's 2000 + 4000 etc.
 DEVICE = "auto"  # auto (cuda, then mps, then cpu), cpu, cuda, cuda:N, mps
 PRECISION = "auto"  # nets' convolutions: auto (bf16 where the CPU/GPU has it, else fp32), fp32, bf16
 CUDA_GRAPH = True  # on CUDA: capture one iteration as a CUDA graph and replay it (same computation, fewer launches)
@@ -80,7 +80,8 @@ RESUME = ""  # a checkpointed run's folder to continue, with its settings (the r
 PROGRESS = True  # show progress bars
 THREADS = 0  # CPU threads (0 = this run's share of the cores among the runs alive on this machine)
 
-PRESETS = {"paper": {"step1_iters": 2000, "step2_iters": 4000, "hint_iters": 1000, "sharpen_ramp": 1000,
+PRESETS = {"long": {"step1_iters": 250, "step2_iters": 750, "hint_iters": 300},
+           "paper": {"step1_iters": 2000, "step2_iters": 4000, "hint_iters": 1000, "sharpen_ramp": 1000,
                      "auto_step2_iters": 4000,
                      "max_side": 800, "mask_input": "noise", "lr": 0.001,
                      "multi_iter_factor": 1.0}}

@@ -69,6 +69,18 @@ def test_automatic_hints_run_their_own_step_2_and_sure_hints_keep_theirs(two_tex
     assert sure["automatic_hints"] is False
 
 
+def test_long_preset_turns_step_2_on_with_the_hints_held_for_its_first_part(two_texture_files, tmp_path):
+    """--preset=long (250 + 750 step-2 iterations, docs/findings.md), here with its iteration counts cut by
+    explicit settings, which win over a preset."""
+    d, _, _ = two_texture_files
+    r = results(run_script("segmentation", [f"--input={d / 'img.png'}", f"--fg_hint={d / 'fg.png'}",
+                                            f"--bg_hint={d / 'bg.png'}", f"--output_dir={tmp_path}",
+                                            "--preset=long", "--step1_iters=2", "--step2_iters=3",
+                                            "--progress=false"]))
+    assert r["steps"]["step1"]["iterations"] == 2 and r["steps"]["step2"]["iterations"] == 3
+    assert r["config"]["hint_iters"] == 300 and r["config"]["preset"] == "long"
+
+
 def test_help_lists_the_settings():
     p = run_command(["segmentation.py", "--help"])
     assert p.returncode == 0
