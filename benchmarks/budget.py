@@ -41,7 +41,7 @@ DEHAZE_BUDGETS = {"20": ["--iters=20"], "50": ["--iters=50"], "100": ["--iters=1
                   "2000": ["--iters=2000"], "paper": ["--preset=paper"]}
 SEGMENT_BUDGETS = {"80": ["--step1_iters=80"], "250": ["--step1_iters=250"], "1000": ["--step1_iters=1000"],
                    "80+step2": ["--step1_iters=80", "--step2_iters=250", "--hint_iters=100", "--sharpen_ramp=100"],
-                   "250+step2": ["--step1_iters=250", "--step2_iters=750", "--hint_iters=300"],
+                   "250+step2": ["--preset=long"],  # 250 + 750 step-2 iterations, the hints held for 300
                    "1000+step2": ["--step1_iters=1000", "--step2_iters=2000", "--hint_iters=700",
                                   "--sharpen_ramp=700"],
                    "paper": ["--preset=paper"],
@@ -75,10 +75,10 @@ def part(cases: list, spec: str) -> list:
     """The K-th of N interleaved parts of `cases` ("K/N", K from 1), so N processes share one run; "" = all."""
     if not spec:
         return cases
-    k, n = (int(v) for v in spec.split("/"))
-    if not 1 <= k <= n:
-        raise SystemExit(f"--part={spec}: K must be between 1 and N, as in --part=1/2")
-    return cases[k - 1 :: n]
+    k, _, n = spec.partition("/")
+    if not (k.isdigit() and n.isdigit() and 1 <= int(k) <= int(n)):
+        raise SystemExit(f"--part={spec}: give K/N with K from 1 to N, as in --part=1/2")
+    return cases[int(k) - 1 :: int(n)]
 
 
 def merged(rows: list[dict], others: list[list[dict]]) -> list[dict]:
