@@ -69,7 +69,7 @@ CUT_SMOOTH = 50.0  # weight of the boundary term (GrabCut's: cheap across image 
 CUT_BAND = 30.0  # weight of a narrow band's middle: between close fg and bg hints the edge is likely mid-way
 CUT_MAX_SIDE = 800  # the cut's resolution (longest side in pixels); larger photos get its labels guided-filtered
 # --- run
-PRESET = ""  # long: 250 + 750 step-2 iterations (17x the time; docs/findings.md); paper: the paper's 2000 + 4000 etc.
+PRESET = ""  # long: 250 + 750 step-2 iterations (17x the time); paper: its noise-fed mask, lr, 2000 + 4000
 DEVICE = "auto"  # auto (cuda, then mps, then cpu), cpu, cuda, cuda:N, mps
 PRECISION = "auto"  # nets' convolutions: auto (bf16 where the CPU/GPU has it, else fp32), fp32, bf16
 CUDA_GRAPH = True  # on CUDA: capture one iteration as a CUDA graph and replay it (same computation, fewer launches)

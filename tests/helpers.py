@@ -10,6 +10,9 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+# for tests that compare two seeded CPU runs: they repeat exactly at one thread count, and --threads=0 follows
+# the runs alive on the machine (a run started beside the suite once changed a resumed run's float sums)
+PINNED = ["--threads=1"]
 
 
 def run_script(name: str, args: list[str]) -> Path:

@@ -9,14 +9,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import ROOT, results, run_command, run_script
+from helpers import PINNED, ROOT, results, run_command, run_script
 
 from utils import checkpoint
 from utils.image_io import load_image
-
-# a pinned thread count: seeded CPU runs repeat exactly at one count, and --threads=0 follows the machine's
-# load (another run starting mid-run once made the resumed run's float sums differ by a bit)
-PINNED = ["--threads=1"]
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 import numpy as np
 import pytest
-from helpers import results, run_command, run_script
+from helpers import PINNED, results, run_command, run_script
 
 from utils.image_io import load_image, save_image
 from utils.metrics import iou
@@ -52,7 +52,7 @@ def test_seeded_cpu_runs_repeat_exactly(two_texture_files, tmp_path):
     d, _, _ = two_texture_files
     args = [f"--input={d / 'img.png'}", f"--fg_hint={d / 'fg.png'}", f"--bg_hint={d / 'bg.png'}",
             f"--output_dir={tmp_path}", "--step1_iters=10", "--step2_iters=10", "--progress=false",
-            "--threads=1"]  # one count: --threads=0 follows the machine's load, which a float sum shows
+            *PINNED]
     a, b = run_script("segmentation", args), run_script("segmentation", args)
     assert np.array_equal(load_image(a / "soft_mask.png"), load_image(b / "soft_mask.png"))
 

@@ -2,7 +2,7 @@
 import cv2
 import numpy as np
 import pytest
-from helpers import results, run_cli, run_script
+from helpers import PINNED, results, run_cli, run_script
 
 from net.separate import sparse_weights, unmark, unmix
 from utils.image_io import load_image, save_image
@@ -45,7 +45,7 @@ def test_two_mixtures_split_into_the_true_layers_far_above_the_mixtures(tmp_path
 def test_one_mixture_runs_the_layer_dips_and_repeats_exactly_with_a_seed(tmp_path):
     a, b = photo("coffee", SHAPE), photo("astronaut", SHAPE)
     path = str(save_image(tmp_path / "mix.png", mixtures(a, b, (0.6,))[0]))
-    args = [f"--input={path}", "--gt=", "--iters=4", f"--output_dir={tmp_path}", "--threads=1", *TINY]
+    args = [f"--input={path}", "--gt=", "--iters=4", f"--output_dir={tmp_path}", *PINNED, *TINY]
     runs = [run_script("separation", args) for _ in range(2)]
     r = results(runs[0])
     assert r["iterations"] == 4 and r["method"] == "two layer DIPs" and 0 < r["weights"][0] < 1
