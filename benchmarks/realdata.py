@@ -225,3 +225,45 @@ def scores(pred: np.ndarray, truth: np.ndarray, region: np.ndarray) -> tuple[flo
     err = 100.0 * float((pred[r] != fg[r]).mean()) if r.any() else 0.0
     union = ((pred | fg) & known).sum()
     return err, float(((pred & fg) & known).sum() / union) if union else 1.0
+
+
+# --- three layers ------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class LayeredFrame:
+    """A DAVIS 2017 frame with two objects: three-layer truth (labels: 255 the larger object, 128 the
+    second, 0 background), the pixels not scored (void), and hint files made once for every method."""
+    name: str
+    video: str  # what the split goes by: frames of one video are near copies
+    image: Path
+    labels: Path
+    void: Path
+
+    def hint(self, kind: str, layer: str) -> Path:
+        """The hint file of `kind` (loose, strokes) for `layer` (fg, mg, bg)."""
+        return self.image.with_name(f"{self.name}_{kind}_{layer}.png")
+
+
+VIDEO_GAP = 20  # DAVIS frame numbers: a frame more than this after the one before starts another video
+
+
+def videos(names: list[str], gap: int = VIDEO_GAP) -> dict[str, str]:
+    """Each numbered frame's video, named by its first frame: sorted by number, a new video starts where
+    the number jumps by more than `gap` (the set's frames are 012; 129-135; 172-180; 214-215; 309-318)."""
+    out, first, last = {}, "", None
+    for name in sorted(names, key=int):
+        if last is None or int(name) - last > gap:
+            first = name
+        out[name], last = first, int(name)
+    return out
+
+
+def layered_frames(half: str = "") -> list[LayeredFrame]:
+    """The three-layer frames of davis_multi/ in `half` ("dev", "test" or "" for both), split by video."""
+    folder = REAL / "davis_multi"
+    names = sorted(p.name[: -len("_labels.png")] for p in folder.glob("*_labels.png"))
+    names = [n for n in names if (folder / f"{n}.jpg").exists() and n.isdigit()]
+    video = videos(names)
+    halves = alternate(sorted(set(video.values())))
+    return [LayeredFrame(n, video[n], folder / f"{n}.jpg", folder / f"{n}_labels.png", folder / f"{n}_void.png")
+            for n in names if not half or halves[video[n]] == half]
