@@ -110,3 +110,22 @@ def restore(image: np.ndarray, image_small: np.ndarray, t_small: np.ndarray, air
     a = np.asarray(airlight, np.float32)
     A = np.broadcast_to(a, image.shape[:2] + (3,)) if a.ndim == 1 else a
     return recover(image, t, A), t.astype(np.float32, copy=False)
+
+
+def distortion(before: np.ndarray, after: np.ndarray) -> dict[str, float]:
+    """What a dehazed photo can be checked for without its truth, against the photo it came from: the share
+    (%) of pixels newly clipped to black or white in some channel, the share newly saturated (HSV
+    saturation above 0.9 where it was below 0.5: a sky turned deep blue), and the colour cast, the shift
+    of the mean a*b* colour in CIELAB (about 2 is hard to see)."""
+    def clipped(x: np.ndarray) -> np.ndarray:
+        return ((x <= 1 / 255) | (x >= 254 / 255)).any(axis=2)
+
+    def saturation(x: np.ndarray) -> np.ndarray:
+        return cv2.cvtColor(np.ascontiguousarray(x, np.float32), cv2.COLOR_RGB2HSV)[:, :, 1]
+
+    def ab(x: np.ndarray) -> np.ndarray:
+        return cv2.cvtColor(np.ascontiguousarray(x, np.float32), cv2.COLOR_RGB2LAB)[:, :, 1:].reshape(-1, 2).mean(0)
+    before, after = np.clip(before, 0, 1), np.clip(after, 0, 1)
+    return {"clipped": 100.0 * float((clipped(after) & ~clipped(before)).mean()),
+            "saturated": 100.0 * float(((saturation(after) > 0.9) & (saturation(before) < 0.5)).mean()),
+            "cast": float(np.hypot(*(ab(after) - ab(before))))}
