@@ -171,7 +171,8 @@ def segment(editor: dict[str, Any] | None, sample: tuple | None, layers: int, me
     gallery = [(load_image(p), p.stem.replace("_", " ")) for p in sorted(run.glob("*_layer.png"))]
     status = f"done in {result.results.get('wall_time_s', 0):.1f} s; run folder {run}"
     figure = run / "figure.png" if (run / "figure.png").exists() else run / "curves.png"
-    yield load_image(run / "overlay.png"), mask, load_image(figure), gallery, _zip(run), status
+    files = [_zip(run), str(run / ("mask.png" if two else "labels.png"))]  # the zip, and the mask or label map
+    yield load_image(run / "overlay.png"), mask, load_image(figure), gallery, files, status
 
 
 def dehaze(image: np.ndarray | None, stages: int, iters: int, dip: bool = True) -> tuple:
@@ -228,7 +229,8 @@ def build():  # -> gradio.Blocks
                                     elem_id="mask")
                     figure = gr.Image(label="figure (three layers) or the loss curves", interactive=False)
                     gallery = gr.Gallery(label="layers", columns=3)
-                    download = gr.File(label="run folder (zip)")
+                    download = gr.File(label="run folder (zip) and the mask, or labels.png (0 bg, 1 mg, 2 fg)",
+                                       file_count="multiple")
             sample.change(sample_editor, sample, [editor, sample_state])
 
             def run_segment(editor, sample, layers, method, box, iters, dip, progress=tracked):
@@ -240,7 +242,7 @@ def build():  # -> gradio.Blocks
             with gr.Row():
                 with gr.Column():
                     hazy = gr.Image(type="numpy", label="hazy image", value=str(ROOT / HAZY_SAMPLE), image_mode="RGB")
-                    stages = gr.Radio([1, 2], value=haze["stages"], label="stages")
+                    stages = gr.Radio([1, 2, 3, 4], value=haze["stages"], label="stages")
                     d_iters = gr.Slider(10, 2000, value=haze["iters"], step=10, label="iterations")
                     d_dip = gr.Checkbox(value=haze["dip"], label="nets on (off: the dark-channel prior's t alone)")
                     d_run = gr.Button("Dehaze", variant="primary", elem_id="dehaze")

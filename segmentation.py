@@ -34,6 +34,7 @@ BOX = ""  # x0,y0,x1,y1 around the object (pixels, or fractions of the size): ou
 BOX_ROUNDS = 10  # with a box: GrabCut iterations (OpenCV; 10, as its box mode is usually run)
 BOX_STARTS = 7  # with a box: GrabCut starts (the box's inner frame 0, 5 ... 30% as background), lowest energy kept
 TRUTH = "auto"  # label/mask image to score IoU against (auto: X_truth.png beside the input, "" = none)
+TRUTH_TOLERANCE = 8  # 3+ layers: the truth's greys may be this far (of 255) from the layers' levels
 # --- system
 DIP = True  # fit the layer and mask nets; false: nets off, the cut's classical terms alone (colours, band, edges)
 LAYERS = 2  # number of layers: 2 (foreground/background) or more
@@ -132,16 +133,29 @@ def resolve_hints(cfg: Config, image: np.ndarray, n: int
 
 
 def resolve_truth(cfg: Config, shape: tuple[int, int], n: int) -> np.ndarray | None:
-    """Ground-truth labels (0 = background ... n-1 = foreground) for IoU, or None."""
-    from utils.image_io import beside, load_grey, resize
+    """Ground-truth labels (0 = background ... n-1 = foreground) for IoU, or None. Labels are evenly spaced
+    grey levels (0 = background ... 255 = foreground; three layers: 0, 128, 255). Two layers threshold the
+    grey at half; with three or more, a grey more than TRUTH_TOLERANCE from every level is refused (a truth
+    made for another layer count, or a JPEG's blur), never silently rounded."""
+    import cv2
+
+    from utils.errors import UserError
+    from utils.image_io import beside, load_grey
     path = beside(cfg.input, "_truth.png") if cfg.truth == "auto" else cfg.truth
     if not path:
         return None
     grey = load_grey(path, "truth image")
     if grey.shape != shape:
-        grey = resize(grey, shape)
-    # labels are stored as evenly spaced grey levels: 0 = background ... 255 = foreground
-    return np.clip(np.rint(grey * (n - 1)), 0, n - 1).astype(np.uint8)
+        grey = cv2.resize(grey, (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST)
+    labels = np.clip(np.rint(grey * (n - 1)), 0, n - 1)
+    if n > 2:
+        off = np.abs(grey * (n - 1) - labels) * 255 / (n - 1)
+        if (off > cfg.truth_tolerance).any():
+            levels = np.unique(np.rint(grey[off > cfg.truth_tolerance] * 255).astype(int))[:6]
+            raise UserError(f"truth image {path} has grey levels {levels.tolist()} between the {n} layers' "
+                            f"levels {np.rint(np.linspace(0, 255, n)).astype(int).tolist()}: save the labels "
+                            "as exactly those greys (PNG)")
+    return labels.astype(np.uint8)
 
 
 def output_bytes(cfg: Config, shape: tuple[int, int]) -> int:

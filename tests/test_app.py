@@ -154,6 +154,22 @@ def test_a_run_shows_its_current_mask_while_it_runs_then_the_results(tmp_path, m
     assert live, "no current mask was shown while the run went on"
     for _, mask, *_, status in live:
         assert mask.ndim == 2 and mask.min() >= 0 and mask.max() <= 1 and status.startswith("running: ")
-    overlay, mask, figure, gallery, zipped, status = final
+    overlay, mask, figure, gallery, files, status = final
     assert overlay.shape[:2] == mask.shape[:2] == sample[1].shape[:2]
-    assert status.startswith("done in") and zipped.endswith(".zip") and gallery
+    assert status.startswith("done in") and files[0].endswith(".zip") and files[1].endswith("mask.png") and gallery
+
+
+def test_three_layers_on_the_page_show_and_offer_the_label_map(tmp_path, monkeypatch):
+    """The three-regions sample's red, green and blue strokes: labels_vis shown, labels.png (0, 1, 2) offered."""
+    needs_gradio()
+    from utils.image_io import load_image
+    monkeypatch.setattr(app, "DEVICE", "cpu")
+    monkeypatch.chdir(tmp_path)
+    value, sample = app.sample_editor("three regions (three layers)")
+    assert app.strokes(value, sample)[1]["mg"].any()
+    *_, final = app.segment(value, sample, 3, "multi", "", 10)
+    overlay, mask, figure, gallery, files, status = final
+    assert status.startswith("done in") and files[1].endswith("labels.png") and len(gallery) == 3
+    labels = np.rint(load_image(files[1])[:, :, 0] * 255)
+    assert set(np.unique(labels)) <= {0, 1, 2} and len(np.unique(labels)) == 3
+    assert len(np.unique(np.round(mask, 2))) == 3  # three greys: fg black, mg grey, bg white

@@ -35,6 +35,10 @@ ROWS = {
     'a hint mask of another size or not binary; an empty hint, or two overlapping':
         ['test_hint_of_another_size_and_not_binary_is_resized_and_thresholded',
          'test_empty_or_overlapping_hints_are_one_line_and_exit_2'],
+    'a three-layer truth with other greys than 0, 128, 255 (another layer count, a JPEG)':
+        ['test_three_layer_truth_with_other_greys_is_one_line_and_exit_2'],
+    '`--stages` of 0, negative or not a number; an adaptive schedule that cannot stop before its cap':
+        ['test_bad_stage_count_or_a_schedule_that_cannot_stop_is_one_line_and_exit_2'],
     '`--gt` (dehazing) of another size than the input; `--truth` (segmentation) of another size':
         ['test_gt_of_another_size_is_an_error_and_truth_is_resized'],
     'an unknown or malformed `--key=value`':
@@ -251,6 +255,38 @@ def test_hint_of_another_size_and_not_binary_is_resized_and_thresholded(files, t
     used = load_image(Path(out.strip().splitlines()[-1]) / "fg_hint.png")[:, :, 0]
     assert used.shape == (40, 56) and set(np.unique(used)) == {0.0, 1.0}
     assert used[14:26, 18:38].all() and not used[:6, :6].any()
+
+
+def test_three_layer_truth_with_other_greys_is_one_line_and_exit_2(files, tmp_path):
+    truth = np.zeros((40, 56), np.float32)
+    truth[:, 20:] = 128 / 255
+    truth[:, 40:] = 64 / 255  # a fourth level: not one of 0, 128, 255
+    save_image(tmp_path / "t.png", truth)
+    for k in ("fg", "mg", "bg"):
+        h = np.zeros((40, 56), np.float32)
+        h[2:6, {"bg": slice(2, 8), "mg": slice(24, 30), "fg": slice(44, 50)}[k]] = 1
+        save_image(tmp_path / f"{k}.png", h)
+    args = [f"--input={files / 'img.png'}", "--layers=3", "--method=multi", f"--truth={tmp_path / 't.png'}",
+            *[f"--{k}_hint={tmp_path / k}.png" for k in ("fg", "mg", "bg")], f"--output_dir={tmp_path / 'o'}",
+            *FAST["segmentation"]]
+    line = one_line_error(*run_cli("segmentation", args)[::2], tmp_path / "o")
+    assert "grey levels [64]" in line and "[0, 128, 255]" in line
+    truth[:, 40:] = 1.0  # the three levels: accepted
+    save_image(tmp_path / "t.png", truth)
+    code, out, err = run_cli("segmentation", args)
+    assert code == 0, err
+    assert len(results(Path(out.strip().splitlines()[-1]))["iou_per_label"]) == 3
+
+
+@pytest.mark.parametrize("arg,expect", [(["--stages=0"], "need at least 1 stage"),
+                                        (["--stages=-2"], "need at least 1 stage"),
+                                        (["--stages=two"], "expected an integer"),
+                                        (["--schedule=adaptive", "--plateau_window=60", "--iters=50"], "cannot stop"),
+                                        (["--schedule=adaptive", "--plateau_fraction=0"], "cannot stop"),
+                                        (["--iter_factor=0"], "positive factor")])
+def test_bad_stage_count_or_a_schedule_that_cannot_stop_is_one_line_and_exit_2(arg, expect, files, tmp_path):
+    args = [f"--input={files / 'img.png'}", f"--output_dir={tmp_path / 'o'}", "--progress=false", *arg]
+    assert expect in one_line_error(*run_cli("dehazing_system", args)[::2], tmp_path / "o")
 
 
 @pytest.mark.parametrize("case", ["empty", "overlapping"])
