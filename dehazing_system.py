@@ -60,7 +60,7 @@ T_PRIOR_WEIGHT = 1.5  # pull of t towards the dark-channel prior's t (0 = Double
 T_PRIOR_OMEGA = 0.95  # the most haze that prior removes: t_dcp = 1 - omega * dark(I / A)
 NET_T = "map"  # the nets' t decides: amount (how much haze; the dark channel says where) or map (all of t)
 BLACK_SHARE = 0.005  # omega follows the haze: the largest one leaving this share of pixels below black (0 = fixed)
-PRIOR_SPLIT = True  # several stages share the prior's haze (stage k of K aims at (t_dcp / t_done)^(1/(K-k)))
+STAGE_PRIOR = "split"  # stage k's t prior: split (stages share the input's haze), rest (all left), own (re-estimated)
 LR = 0.001  # Adam learning rate
 MAX_SIDE = 192  # working resolution of t (longest side in pixels); J is recovered at full size
 GUIDED_RADIUS = 0.03  # guided-filter radius for t, as a fraction of the longest side
@@ -124,7 +124,7 @@ def dehaze_stages(cfg: Config, image: np.ndarray, haze: tuple[np.ndarray, float]
     t prior is what the dark channel prior leaves to remove, t_dcp(I) / (t_0 ... t_{k-1}): close to 1 once
     the haze is gone. `haze` is the airlight and the prior's omega (haze_of); `warm[k]` (a previous
     frame's, or with `other_photo` another photo's, stage-k state) warm-starts stage k."""
-    from classical.haze import dcp_transmission
+    from classical.haze import dcp_transmission, haze_omega
     from net.dehaze import dehaze
     from utils.image_io import resize, working_shape
     work = working_shape(image.shape[:2], cfg.max_side)  # the priors are only needed at the working size
@@ -134,8 +134,12 @@ def dehaze_stages(cfg: Config, image: np.ndarray, haze: tuple[np.ndarray, float]
     current, prior, results = image, airlight, []
     for k, n in enumerate(iters):
         t_prior = None if t_dcp is None else np.clip(t_dcp / np.maximum(t_done, 1e-3), 0, 1)
-        if t_prior is not None and cfg.prior_split:  # share what is left among the stages still to run
+        if t_prior is not None and cfg.stage_prior == "split":  # share what is left among the stages to run
             t_prior = t_prior ** (1.0 / (len(iters) - k))
+        elif t_prior is not None and cfg.stage_prior == "own" and k > 0:  # dehaze stage k-1's J afresh
+            small, a = resize(current, work), prior if np.ndim(prior) == 1 else resize(prior, work)
+            t_prior = dcp_transmission(small, a, haze_omega(small, a, cfg.t_prior_omega, cfg.black_share)
+                                       if cfg.black_share else cfg.t_prior_omega)
         start_from = warm[k] if warm and k < len(warm) else None
         if start_from is None and cfg.stage_warm_start and results:
             start_from = results[-1].state
@@ -179,8 +183,15 @@ def validate(cfg: Config) -> None:
     from utils.config import check_choice
     from utils.errors import UserError
     if cfg.stages < 1:
-        raise UserError(f"--stages={cfg.stages}: need at least 1 stage")
+        raise UserError(f"--stages={cfg.stages}: need at least 1 stage (a whole number: 1 is plain Double-DIP)")
     check_choice("schedule", cfg.schedule, ("fixed", "adaptive"))
+    if cfg.iter_factor <= 0:
+        raise UserError(f"--iter_factor={cfg.iter_factor}: give a positive factor (stage k runs ITERS x it^k)")
+    if cfg.schedule == "adaptive" and not (1 <= cfg.plateau_window < cfg.iters and 0 < cfg.plateau_fraction < 1):
+        raise UserError(f"--schedule=adaptive with --plateau_window={cfg.plateau_window} and --plateau_fraction="
+                        f"{cfg.plateau_fraction} cannot stop before its cap of --iters={cfg.iters}: give a window of "
+                        "1 to iters-1 iterations and a fraction between 0 and 1 (or --schedule=fixed)")
+    check_choice("stage_prior", cfg.stage_prior, ("split", "rest", "own"))
     check_choice("airlight", cfg.airlight, ("fixed", "learned"))
     check_choice("net_t", cfg.net_t, ("amount", "map"))
     if cfg.net_t == "amount" and not cfg.t_prior_weight:

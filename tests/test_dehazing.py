@@ -130,7 +130,7 @@ def test_stage_warm_start_reuses_the_previous_stage_and_retargets_t():
 
     import dehazing_system as ds
     from classical.haze import estimate_airlight
-    hazy, cfg = small_hazy_and_settings(stage_warm_start=True, prior_split=False)
+    hazy, cfg = small_hazy_and_settings(stage_warm_start=True, stage_prior="rest")
     stages = ds.dehaze_stages(cfg, hazy, (estimate_airlight(hazy), 0.95), [20, 5], torch.device("cpu"))
     assert torch.equal(stages[1].state["code"], stages[0].state["code"])
     # stage 1's prior is the transmission left to remove, close to 1: its t starts there, not at stage 0's
@@ -197,3 +197,20 @@ def test_net_t_amount_without_the_prior_is_one_line_and_exit_2(tmp_path):
     code, _, err = run_cli("dehazing_system", ["--net_t=amount", "--t_prior_weight=0", f"--output_dir={tmp_path}"])
     assert code == 2 and "--t_prior_weight" in err and len(err.strip().splitlines()) == 1
     assert not any(tmp_path.iterdir())
+
+
+def test_the_papers_chain_rederives_each_stages_prior_so_k_stages_are_the_first_k_of_more():
+    """--stage_prior=own: stage k dehazes stage k-1's result with the dark channel of that result, so a
+    2-stage run is the first two stages of a 3-stage run (split shares the haze by K, and differs)."""
+    import torch
+
+    import dehazing_system as ds
+    from classical.haze import estimate_airlight
+    hazy, cfg = small_hazy_and_settings(stage_prior="own", dip=False)
+    haze = (estimate_airlight(hazy), 0.95)
+    two = ds.dehaze_stages(cfg, hazy, haze, [1, 1], torch.device("cpu"))
+    three = ds.dehaze_stages(cfg, hazy, haze, [1, 1, 1], torch.device("cpu"))
+    assert np.array_equal(two[1].J, three[1].J)
+    assert np.abs(three[2].J - three[1].J).max() > 1e-3  # the third stage found haze again and removed it
+    split = ds.dehaze_stages(cfg.replace(stage_prior="split"), hazy, haze, [1, 1, 1], torch.device("cpu"))
+    assert not np.array_equal(split[0].J, three[0].J)
