@@ -135,3 +135,37 @@ def test_budget_parts_share_the_cases_between_processes_without_overlap():
     parts = [budget.part(cases, f"{k}/3") for k in (1, 2, 3)]
     assert sorted(c for p in parts for c in p) == cases
     assert budget.part(cases, "") == cases
+
+
+def test_three_layer_table_scores_without_the_void_and_says_which_targets_hold():
+    truth = np.zeros((6, 6), np.uint8)
+    truth[:, 2:4], truth[:, 4:] = 1, 2
+    void = np.zeros((6, 6), bool)
+    void[0] = True
+    pred = truth.copy()
+    pred[0] = 0  # wrong only where void: not scored
+    assert real.layer_ious(pred, truth, void) == [1.0, 1.0, 1.0]
+    rows = [{"case": c, "method": m, "iou": v, "layers": [v, v, v], "time": 1.0}
+            for c in ("a", "b") for m, v in zip(real.THREE_COLUMNS, (0.1, 0.5, 0.6, 0.7, 0.8, 0.75, 0.9), strict=True)]
+    text = "\n".join(real.three_table(rows, "tiny"))
+    assert "| a | 0.100 | 0.500 | 0.600 | 0.700 | 0.800 | 0.750 | 0.900 |" in text
+    assert f"ours ({real.default_three_layer()}) at least 0.03 above nets off" in text
+    assert "multi 0.900, system 0.800 (the better fusion): met" in text
+
+
+def test_davis_frames_split_by_video():
+    assert realdata.videos(["012", "129", "132", "135", "172", "180", "309"]) == {
+        "012": "012", "129": "129", "132": "129", "135": "129", "172": "172", "180": "172", "309": "309"}
+
+
+def test_stage_table_groups_by_haze_and_counts_each_claim():
+    import stages
+    def rows(base):
+        return [{"psnr": base + d, "ssim": 0.8, "iterations": 50 + 10 * k, "clipped": k, "saturated": 0.0,
+                 "cast": 1.0, "time": 1.0} for k, d in enumerate((0.0, 0.5, 0.7, 0.9))]
+    records = [{"pair": f"p{h}", "set": "X", "hazy_psnr": h, "hazy_ssim": 0.7, "own on": rows(15), "own off": rows(14)}
+               for h in (10.0, 15.0, 20.0)]
+    text = stages.table(records, "dev", "cmd", 1.0)
+    assert "| dense haze | 1 |" in text and "| light haze | 1 |" in text
+    assert "| own on | 3 of 3 | 3 of 3 | 3 of 3 | +0.50 |" in text
+    assert "| own on | 50 | 60 | 70 | 80 | 1.20 |" in text
