@@ -124,7 +124,7 @@ def dehaze_stages(cfg: Config, image: np.ndarray, haze: tuple[np.ndarray, float]
     t prior is what the dark channel prior leaves to remove, t_dcp(I) / (t_0 ... t_{k-1}): close to 1 once
     the haze is gone. `haze` is the airlight and the prior's omega (haze_of); `warm[k]` (a previous
     frame's, or with `other_photo` another photo's, stage-k state) warm-starts stage k."""
-    from classical.haze import dcp_transmission, haze_omega
+    from classical.haze import dcp_transmission
     from net.dehaze import dehaze
     from utils.image_io import resize, working_shape
     work = working_shape(image.shape[:2], cfg.max_side)  # the priors are only needed at the working size
@@ -138,8 +138,7 @@ def dehaze_stages(cfg: Config, image: np.ndarray, haze: tuple[np.ndarray, float]
             t_prior = t_prior ** (1.0 / (len(iters) - k))
         elif t_prior is not None and cfg.stage_prior == "own" and k > 0:  # dehaze stage k-1's J afresh
             small, a = resize(current, work), prior if np.ndim(prior) == 1 else resize(prior, work)
-            t_prior = dcp_transmission(small, a, haze_omega(small, a, cfg.t_prior_omega, cfg.black_share)
-                                       if cfg.black_share else cfg.t_prior_omega)
+            t_prior = dcp_transmission(small, a, omega_of(cfg, small, a))
         start_from = warm[k] if warm and k < len(warm) else None
         if start_from is None and cfg.stage_warm_start and results:
             start_from = results[-1].state
@@ -165,7 +164,7 @@ def haze_of(cfg: Config, image: np.ndarray) -> tuple[np.ndarray, float]:
     """The haze of an image, judged at the working size (the nets' view of it): the dark-channel airlight
     estimate (made grey where AIRLIGHT_COLOUR says so), and the omega of the transmission prior
     (classical.haze.haze_omega: how much haze there is)."""
-    from classical.haze import estimate_airlight, haze_omega
+    from classical.haze import estimate_airlight
     from utils.image_io import resize, working_shape
     small = resize(image, working_shape(image.shape[:2], cfg.max_side))
     airlight = estimate_airlight(small)
@@ -173,9 +172,16 @@ def haze_of(cfg: Config, image: np.ndarray) -> tuple[np.ndarray, float]:
         # the brightest dark channel is often clear sky, blue from Rayleigh scattering; haze and fog scatter
         # all colours about alike (their airlight is grey), while dust and sand make it warm
         airlight = np.full(3, airlight.mean(), np.float32)
+    return airlight, omega_of(cfg, small, airlight)
+
+
+def omega_of(cfg: Config, small: np.ndarray, airlight: np.ndarray) -> float:
+    """The prior's omega for an image at the working size: BLACK_SHARE's (classical.haze.haze_omega), or
+    T_PRIOR_OMEGA when that is off."""
+    from classical.haze import haze_omega
     if not cfg.black_share:
-        return airlight, cfg.t_prior_omega
-    return airlight, haze_omega(small, airlight, cfg.t_prior_omega, cfg.black_share)
+        return cfg.t_prior_omega
+    return haze_omega(small, airlight, cfg.t_prior_omega, cfg.black_share)
 
 
 def validate(cfg: Config) -> None:
