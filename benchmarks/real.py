@@ -330,11 +330,8 @@ def layered_truth(frame: realdata.LayeredFrame) -> tuple[np.ndarray, np.ndarray]
 
 def layer_ious(labels: np.ndarray, truth: np.ndarray, void: np.ndarray) -> list[float]:
     """IoU of fg, mg, bg (labels 2, 1, 0) with the void pixels left out (a label absent from both: 1)."""
-    keep, out = ~void, []
-    for k in (2, 1, 0):
-        union = (((labels == k) | (truth == k)) & keep).sum()
-        out.append(float((((labels == k) & (truth == k)) & keep).sum() / union) if union else 1.0)
-    return out
+    from utils.metrics import per_class_iou
+    return per_class_iou(labels[~void], truth[~void], 3)[::-1]
 
 
 def seeded_peers(image8: np.ndarray, markers: np.ndarray) -> dict[str, tuple[np.ndarray, float]]:
