@@ -170,9 +170,9 @@ def segment(editor: dict[str, Any] | None, sample: tuple | None, layers: int, me
     mask = load_image(run / ("mask.png" if two else "labels_vis.png"))
     gallery = [(load_image(p), p.stem.replace("_", " ")) for p in sorted(run.glob("*_layer.png"))]
     status = f"done in {result.results.get('wall_time_s', 0):.1f} s; run folder {run}"
-    figure = run / "figure.png" if (run / "figure.png").exists() else run / "curves.png"
+    figure = next((run / f for f in ("figure.png", "curves.png") if (run / f).exists()), None)  # (nets off: none)
     files = [_zip(run), str(run / ("mask.png" if two else "labels.png"))]  # the zip, and the mask or label map
-    yield load_image(run / "overlay.png"), mask, load_image(figure), gallery, files, status
+    yield load_image(run / "overlay.png"), mask, load_image(figure) if figure else None, gallery, files, status
 
 
 def dehaze(image: np.ndarray | None, stages: int, iters: int, dip: bool = True) -> tuple:

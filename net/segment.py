@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from classical.colour import colour_loglik
-from classical.graphcut import binary_cut, expansion_cut, grabcut
+from classical.graphcut import BinaryCut, expansion_cut, grabcut
 from classical.guided import guided_upsample, scaled_radius
 from classical.hints import band_costs, band_edge, band_prior, guesses_only, placed_band
 from classical.texture import texture_features
@@ -393,6 +393,7 @@ def cut_labels(image: np.ndarray, hints: list[np.ndarray], fixed: list[np.ndarra
     to_fg, band = band_prior(sure_fg, sure_bg)  # no weight without both sure hints (a box has no sure foreground)
     colour_weight = None
     no_band_to_judge = guesses_only(fixed) or s.cut_rounds > 1  # automatic hints, a box's inside
+    cut = BinaryCut(img, sure_fg, sure_bg, s.cut_smooth)  # its graph and flow, kept from one solve to the next
     for _ in range(max(1, s.cut_rounds)):
         ll = [colour_loglik(img, h) for h in (fg, bg)]
         if colour_weight is None:  # colours that do not tell the hints apart (textures alike in colour) weigh
@@ -402,7 +403,7 @@ def cut_labels(image: np.ndarray, hints: list[np.ndarray], fixed: list[np.ndarra
         extra, fair = [0.0, 0.0], no_band_to_judge
         if band.any():  # a band between the sure hints: where the photo (its colours, and the mask's view of
             # its texture) puts the edge in it
-            first = binary_cut(img, costs[0], costs[1], sure_fg, sure_bg, s.cut_smooth)
+            first = cut(costs[0], costs[1])
             found = band_edge(first, to_fg, band, sure_fg | sure_bg)
             centre, weight = placed_band(found, s.cut_band)
             if weight:
@@ -412,7 +413,7 @@ def cut_labels(image: np.ndarray, hints: list[np.ndarray], fixed: list[np.ndarra
         # edge is: its errors weigh in only where the hints are about equally far from the edge (a centred band)
         layers_weight = weights[0] if fair else 0.0
         costs = [c + layers_weight * e + b for c, e, b in zip(costs, errors, extra, strict=True)]
-        labels = binary_cut(img, costs[0], costs[1], sure_fg, sure_bg, s.cut_smooth)
+        labels = cut(costs[0], costs[1])
         if min(labels.sum(), (~labels).sum()) < least:  # a layer (almost) emptied: keep the last labels with both
             labels = fg.copy()
             break

@@ -142,3 +142,110 @@ def test_a_colour_model_with_no_component_gives_no_likelihood_instead_of_a_crash
     one = np.zeros((5, 5), bool)
     one[2, 2] = True  # one pixel: nothing to learn from
     assert not colour_loglik(np.random.default_rng(0).random((5, 5, 3)), one).any()
+
+
+def _random_problem(rng: np.random.Generator, h: int, w: int, fixed_share: float):
+    """Random costs (some negative: a colour density above 1), an image for the 8-neighbour boundary weights,
+    and some pixels fixed to each label."""
+    image = rng.random((h, w, 3)).astype(np.float32)
+    fg_cost, bg_cost = rng.normal(0.0, 1.0, (h, w)), rng.normal(0.0, 1.0, (h, w))
+    fixed = rng.random((h, w)) < fixed_share
+    fixed_fg = fixed & (rng.random((h, w)) < 0.5)
+    return image, fg_cost, bg_cost, fixed_fg, fixed & ~fixed_fg, float(rng.uniform(0.2, 2.0))
+
+
+def _energy(image, fg_cost, bg_cost, labels, smooth) -> float:
+    from classical.graphcut import boundary_weights, potts_energy
+    return potts_energy(np.stack([bg_cost, fg_cost], 2), labels.astype(np.uint8), smooth, boundary_weights(image))
+
+
+def test_the_cut_reaches_the_brute_force_minimum_on_tiny_grids_with_fixed_pixels():
+    """Every labelling of a 3x4 grid (8-neighbour weights, random costs, fixed pixels held) enumerated: the
+    cut's energy is the least of them."""
+    import itertools
+    rng = np.random.default_rng(7)
+    for _ in range(12):
+        image, fg_cost, bg_cost, fixed_fg, fixed_bg, smooth = _random_problem(rng, 3, 4, 0.25)
+        labels = binary_cut(image, fg_cost, bg_cost, fixed_fg, fixed_bg, smooth)
+        assert labels[fixed_fg].all() and not labels[fixed_bg].any()
+        free = np.flatnonzero(~(fixed_fg | fixed_bg))
+        best = np.inf
+        for bits in itertools.product((False, True), repeat=len(free)):
+            trial = fixed_fg.copy().ravel()
+            trial[free] = bits
+            best = min(best, _energy(image, fg_cost, bg_cost, trial.reshape(3, 4), smooth))
+        assert abs(_energy(image, fg_cost, bg_cost, labels, smooth) - best) < 1e-9
+
+
+def test_the_cut_matches_scipys_maximum_flow_on_small_random_grids():
+    """Against the old path (scipy's Dinic on integer capacities in thousandths, benchmarks/cut.py's
+    baseline): the same minimum, up to that path's rounding, and never above it."""
+    import sys
+
+    from helpers import ROOT
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from cut import DINIC_SCALE, cut_energy, dinic_min_cut
+
+    from classical.graphcut import boundary_weights, cut_graph
+    rng = np.random.default_rng(11)
+    for _ in range(6):
+        image, fg_cost, bg_cost, fixed_fg, fixed_bg, smooth = _random_problem(rng, 24, 31, 0.1)
+        g = cut_graph(fixed_fg, fixed_bg, smooth, boundary_weights(image)).with_costs(fg_cost, bg_cost)
+        ours = binary_cut(image, fg_cost, bg_cost, fixed_fg, fixed_bg, smooth)[g.free]
+        reference = dinic_min_cut(g)
+        rounding = (len(g.i) + len(g.to_sink)) * 0.5 / DINIC_SCALE
+        assert cut_energy(g, ours) <= cut_energy(g, reference) + 1e-9
+        assert cut_energy(g, reference) - cut_energy(g, ours) <= rounding
+        # and the graph is the energy: the same labelling costs the same in both
+        full = fixed_fg.copy()
+        full[g.free] = ours
+        left_out = np.minimum(fg_cost, bg_cost)[g.free].sum() + _fixed_part(image, fg_cost, bg_cost, fixed_fg,
+                                                                            fixed_bg, smooth)
+        assert np.isclose(_energy(image, fg_cost, bg_cost, full, smooth), cut_energy(g, ours) + left_out,
+                          rtol=0, atol=1e-4)  # (the boundary weights are float32)
+
+
+def _fixed_part(image, fg_cost, bg_cost, fixed_fg, fixed_bg, smooth) -> float:
+    """What the graph leaves out of the energy: the fixed pixels' own costs and the boundary between fixed
+    neighbours of different labels."""
+    from classical.graphcut import _pairs, boundary_weights
+    fixed = fixed_fg | fixed_bg
+    unary = float(fg_cost[fixed_fg].sum() + bg_cost[fixed_bg].sum())
+    pair = 0.0
+    for dy, dx, weight in boundary_weights(image):
+        a, b = _pairs(fixed.shape, dy, dx)
+        apart = fixed[a] & fixed[b] & (fixed_fg[a] != fixed_fg[b])
+        pair += float(weight[apart].sum())
+    return unary + smooth * pair
+
+
+def test_a_cut_solved_again_with_new_costs_equals_a_fresh_cut():
+    """BinaryCut's later solves start from the flow of the one before (dynamic graph cuts): with costs raised,
+    lowered and swapped, each result has the energy of a cut made afresh."""
+    from classical.graphcut import BinaryCut
+    rng = np.random.default_rng(5)
+    image, fg_cost, bg_cost, fixed_fg, fixed_bg, smooth = _random_problem(rng, 20, 26, 0.1)
+    cut = BinaryCut(image, fixed_fg, fixed_bg, smooth)
+    for _ in range(4):
+        again = cut(fg_cost, bg_cost)
+        fresh = binary_cut(image, fg_cost, bg_cost, fixed_fg, fixed_bg, smooth)
+        assert abs(_energy(image, fg_cost, bg_cost, again, smooth)
+                   - _energy(image, fg_cost, bg_cost, fresh, smooth)) < 1e-6
+        assert again[fixed_fg].all() and not again[fixed_bg].any()
+        band = rng.random(fg_cost.shape) < 0.3  # some pixels' costs change, others keep theirs
+        fg_cost = np.where(band, fg_cost + rng.normal(0, 1.5, fg_cost.shape), fg_cost)
+        bg_cost = np.where(band, bg_cost - rng.normal(0, 1.5, bg_cost.shape), bg_cost)
+
+
+def test_free_pixels_without_a_free_neighbour_and_an_unchanged_second_solve_are_cut():
+    """Every other pixel fixed (no edge between free pixels), and a solve with the same costs again: each free
+    pixel takes the label its costs and its fixed neighbours make cheaper."""
+    from classical.graphcut import BinaryCut
+    img = two_regions(6, 6, 3)
+    fixed_fg = np.zeros((6, 6), bool)
+    fixed_fg[::2, ::2] = fixed_fg[1::2, 1::2] = True  # a chessboard of sure foreground
+    none = np.zeros((6, 6), bool)
+    cost = np.zeros((6, 6))
+    cut = BinaryCut(img, fixed_fg, none, smooth=1.0)
+    assert cut(cost + 0.1, cost).all() and cut(cost + 0.1, cost).all()  # cutting from the fixed ones costs more
+    assert not cut(cost + 100.0, cost)[~fixed_fg].any()

@@ -30,8 +30,11 @@ def _save(fig: Figure, path: str | os.PathLike) -> Path:
     return p
 
 
-def plot_curves(histories: dict[str, dict[str, list[float]]], path: str | os.PathLike) -> Path:
-    """Loss (log scale) and reconstruction PSNR per iteration, one line per stage, stages end to end."""
+def plot_curves(histories: dict[str, dict[str, list[float]]], path: str | os.PathLike) -> Path | None:
+    """Loss (log scale) and reconstruction PSNR per iteration, one line per stage, stages end to end; no file
+    where nothing was fitted (--dip=false: an empty plot, and a second's drawing, for nothing)."""
+    if not any(len(h["loss"]) for h in histories.values()):
+        return None
     fig = Figure(figsize=(11, 3.6))
     ax_loss, ax_psnr = fig.subplots(1, 2)
     offset = 0
@@ -47,10 +50,7 @@ def plot_curves(histories: dict[str, dict[str, list[float]]], path: str | os.Pat
     for ax in (ax_loss, ax_psnr):
         ax.set_xlabel("iteration")
         ax.grid(alpha=0.3)
-        if offset:
-            ax.legend(fontsize=8)
-        else:  # nothing was fitted (--dip=false)
-            ax.text(0.5, 0.5, "no nets fitted", ha="center", va="center", transform=ax.transAxes)
+        ax.legend(fontsize=8)
     return _save(fig, path)
 
 
