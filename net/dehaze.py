@@ -96,6 +96,9 @@ def dehaze(image: np.ndarray, s: DehazeSettings, device: torch.device, airlight:
     learned = s.airlight == "learned"
     a_net = skip(2, 3, s.channels, s.channels, s.skips).to(device, memory_format=mem) if learned else None
     grid = meshgrid_input(shape).to(device) if learned else None
+    if a_net is not None and not (warm and warm.get("a_net")):  # A starts at the estimate, not at a fresh net's
+        a_net.start_constant(a_fixed.float().mean(dim=(0, 2, 3)).tolist())  # grey 0.5, which 1000 iterations of
+        # pull had not undone in a 50-iteration run
     if warm:
         jt.load_state_dict(warm["jt"])
         code = warm["code"].to(device) if warm["code"].shape[-2:] == shape else code

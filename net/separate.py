@@ -139,6 +139,9 @@ def separate(mixtures: list[np.ndarray], s: SeparateSettings, device: torch.devi
     logits = nn.Parameter(torch.tensor([_logit(p) for p in start_weights], device=device).view(m, 1, 1, 1))
     mix_net = _layer_net(s, m, 1, depth=2).to(device, memory_format=mem) if s.mix == "map" else None
     grid = meshgrid_input(shape).to(device) if mix_net is not None else None
+    if mix_net is not None:  # the maps start where the constant weights do, at the estimate, not anywhere near 0.5
+        mix_net.start_constant(start_weights)  # (from there they had settled at 0.38-0.41 for the sample's 0.75, 0.45)
+    anchor = torch.tensor(start_weights, device=device) if mix_net is not None and m > 1 else None
     noise = NoiseSchedule(std=s.reg_noise)
     knobs = Knobs(lambda i: {"noise": noise(i, s.iters)}, device)
 
@@ -155,6 +158,8 @@ def separate(mixtures: list[np.ndarray], s: SeparateSettings, device: torch.devi
         alpha = weights()
         recon = alpha * a + (1 - alpha) * b
         loss = losses.mse(recon, target)
+        if anchor is not None:  # a map's mean stays at its mixture's estimated weight; the map adds the variation
+            loss = loss + losses.mse(alpha.mean(dim=(1, 2, 3)), anchor)
         if s.exclusion_weight:
             loss = loss + s.exclusion_weight * losses.exclusion(a, b)
         return Step(loss, recon, {"a": a[0], "b": b[0], "alpha": alpha[:, 0]})

@@ -84,6 +84,16 @@ class Skip(nn.Module):
         y = self.out(self.levels(x))
         return torch.sigmoid(y) if self.sigmoid else y
 
+    @torch.no_grad()
+    def start_constant(self, values: Sequence[float]) -> None:
+        """Make the output start as these constants, one per channel, whatever the input (its 1x1 output
+        convolution's weights zeroed, its bias at their logits under the sigmoid): for a map that should start
+        at an estimate (an airlight, a mixing weight) and learn only what departs from it. A fresh net's
+        output is anywhere near 0.5, in a pattern of its own."""
+        v = torch.as_tensor(values, dtype=self.out.bias.dtype).clamp(1e-3, 1 - 1e-3)
+        self.out.weight.zero_()
+        self.out.bias.copy_(torch.logit(v) if self.sigmoid else v)
+
 
 def skip(input_depth: int, output_channels: int,
          channels_down: Sequence[int] = (8, 16, 32),

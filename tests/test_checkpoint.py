@@ -1,5 +1,4 @@
 """Checkpoints and --resume: a resumed seeded CPU run gives exactly the uninterrupted run's result."""
-import json
 import shutil
 import signal
 import subprocess
@@ -9,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import PINNED, ROOT, results, run_command, run_script
+from helpers import PINNED, ROOT, results, run_cli, run_script
 
 from utils import checkpoint
 from utils.image_io import load_image
@@ -112,21 +111,43 @@ def test_ctrl_c_saves_a_checkpoint_that_resumes_to_the_uninterrupted_result(smal
     assert ra["steps"] == rb["steps"] and rb["interrupted"] is False
 
 
-@pytest.mark.parametrize("case", ["no_checkpoint", "changed_setting", "other_script", "damaged"])
-def test_bad_resume_gives_one_line_and_exit_2(case, small, tmp_path):
+@pytest.fixture(scope="module")
+def checkpointed(tiny_files, tmp_path_factory):
+    """A real checkpointed segmentation run (10 iterations, saved every 5)."""
+    out = tmp_path_factory.mktemp("checkpointed")
+    return run_script("segmentation", [f"--input={tiny_files / 'img.png'}", f"--fg_hint={tiny_files / 'fg.png'}",
+                                       f"--bg_hint={tiny_files / 'bg.png'}", "--step1_iters=10", "--checkpoint_every=5",
+                                       "--progress=false", f"--output_dir={out}"])
+
+
+@pytest.mark.parametrize("case, message", [
+    ("no_checkpoint", "no checkpoint.pt there"),
+    ("changed_setting", "--step1_iters cannot change when resuming (the run used 10)"),
+    ("other_script", "is a run of segmentation.py; resume it with that script"),
+    ("damaged", "cannot read checkpoint.pt")])
+def test_bad_resume_gives_its_own_one_line_and_exit_2(case, message, checkpointed, tmp_path):
+    """Each refusal on a real checkpoint (only the damaged case breaks its file), with its own message."""
     run = tmp_path / "run"
-    run.mkdir()
-    meta = {"format": checkpoint.FORMAT, "script": "segmentation.py", "config": {"step1_iters": 20, "seed": 0}}
-    script, extra = "segmentation.py", []
-    if case != "no_checkpoint":
-        (run / checkpoint.META).write_text(json.dumps(meta))
-        (run / checkpoint.FILE).write_bytes(b"not a checkpoint")
-    if case == "changed_setting":
+    shutil.copytree(checkpointed, run)
+    assert (run / checkpoint.FILE).is_file() and (run / checkpoint.META).is_file()
+    script, extra = "segmentation", []
+    if case == "no_checkpoint":
+        (run / checkpoint.FILE).unlink()
+    elif case == "changed_setting":
         extra = ["--step1_iters=30"]
     elif case == "other_script":
-        script = "dehazing_system.py"
-    p = run_command([script, f"--resume={run}", f"--output_dir={tmp_path / 'out'}", *extra])
-    assert p.returncode == 2, p.stderr
-    lines = p.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: --resume=") or lines[0].startswith("error: --step1")
-    assert "Traceback" not in p.stderr and not (tmp_path / "out").exists(), "no run folder for a bad resume"
+        script = "dehazing_system"
+    else:
+        (run / checkpoint.FILE).write_bytes(b"not a checkpoint")
+    code, _, err = run_cli(script, [f"--resume={run}", f"--output_dir={tmp_path / 'out'}", *extra])
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and message in lines[0], err
+    assert "Traceback" not in err and not (tmp_path / "out").exists(), "no run folder for a bad resume"
+
+
+def test_a_real_checkpoint_resumes_with_an_allowed_change(checkpointed, tmp_path):
+    """The control for the refusals above: the same checkpoint resumes when nothing that matters changes."""
+    code, out, err = run_cli("segmentation", [f"--resume={checkpointed}", f"--output_dir={tmp_path / 'out'}",
+                                              "--progress=false"])
+    assert code == 0, err
+    assert results(tmp_path / "out" / out.strip().splitlines()[-1].split("/")[-1])["resumed_from"] == str(checkpointed)

@@ -43,13 +43,28 @@ def test_16_bit_grey_and_colour_keep_their_precision(tmp_path):
     assert np.allclose(c, c16 / 65535.0, atol=1e-6)
 
 
-def test_exif_orientation_is_honoured(tmp_path, rgb):
-    im = Image.fromarray(rgb)
-    exif = im.getexif()
-    exif[0x0112] = 6  # stored sideways: display rotated 90° clockwise
-    im.save(tmp_path / "rot.jpg", exif=exif, quality=100)
-    out = load_image(tmp_path / "rot.jpg")
-    assert out.shape == (17, 13, 3)
+# how each EXIF orientation was stored, from the upright photo (each display turn's inverse), by numpy alone
+_STORED = {2: np.fliplr, 3: lambda u: np.rot90(u, 2), 4: np.flipud, 5: lambda u: np.transpose(u, (1, 0, 2)),
+           6: lambda u: np.rot90(u, 1), 7: lambda u: np.rot90(np.transpose(u, (1, 0, 2)), 2),
+           8: lambda u: np.rot90(u, -1)}
+
+
+@pytest.mark.parametrize("fmt", ["png", "jpg"])
+@pytest.mark.parametrize("orientation", sorted(_STORED))
+def test_exif_orientation_turns_the_stored_pixels_upright(tmp_path, fmt, orientation):
+    """A photo stored turned (or mirrored), with the EXIF tag that says so, reads as the upright photo:
+    against numpy's turn of it, not only its shape (a turn the wrong way keeps the shape)."""
+    yy, xx = np.mgrid[0:24, 0:40]
+    upright = np.dstack([xx * 6, yy * 10, np.where((yy < 8) & (xx < 12), 250, 30)]).astype(np.uint8)
+    stored = np.ascontiguousarray(_STORED[orientation](upright))
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    Image.fromarray(stored).save(tmp_path / f"turned.{fmt}", exif=exif.tobytes(), **({"quality": 100} if fmt == "jpg"
+                                                                                     else {}))
+    out = np.rint(load_image(tmp_path / f"turned.{fmt}") * 255)
+    assert out.shape == upright.shape
+    error = np.abs(out - upright).mean()
+    assert error < (0.5 if fmt == "png" else 4.0), error  # (JPEG: lossy; a wrong turn is off by about 60)
 
 
 def test_pad_and_crop_round_trip():

@@ -139,11 +139,18 @@ def test_an_all_black_hint_is_refused_before_any_run_folder(tmp_path):
     assert code == 2 and "all black" in err and not out_dir.exists()
 
 
-def test_weight_maps_are_learned_and_written_for_each_mixture(tmp_path):
-    run = run_script("separation", ["--mix=map", "--iters=3", "--gt=", f"--output_dir={tmp_path}", *TINY])
+def test_weight_maps_keep_each_mixtures_true_weight_on_average_and_are_written(tmp_path):
+    """The bundled mixtures hold 0.75 and 0.45 of the coffee at every pixel: each learned map's mean stays at its
+    weight (a constant 0.5, or maps drifting off as the layers absorb them, would not). Where the truth is
+    constant the maps still vary by 0.1-0.2 across the photo (docs/findings.md): that is not pinned here."""
+    run = run_script("separation", ["--mix=map", "--iters=40", "--gt=", "--max_side=96", f"--output_dir={tmp_path}",
+                                    *TINY])
     r = results(run)
-    assert r["iterations"] == 3 and len(r["weights_mean"]) == 2
-    assert all(load_image(run / f"weight{k}.png").shape == (192, 256, 3) for k in (1, 2))
+    assert r["iterations"] == 40 and len(r["weights_mean"]) == 2
+    for k, truth in ((1, 0.75), (2, 0.45)):
+        alpha = load_image(run / f"weight{k}.png")
+        assert alpha.shape == (192, 256, 3)
+        assert abs(alpha.mean() - truth) < 0.04 and abs(r["weights_mean"][k - 1] - truth) < 0.04, (k, alpha.mean())
 
 
 def test_a_flat_layer_is_reported_as_a_collapsed_separation():
