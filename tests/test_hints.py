@@ -21,13 +21,19 @@ def test_histogram_hints_mark_the_brightest_as_foreground_and_darkest_as_backgro
     assert not (hints["fg"] * hints["bg"]).any()
 
 
-def test_saliency_hints_find_a_salient_blob():
-    img = np.full((96, 96, 3), 0.5, np.float32)
-    img[40:56, 40:56] = [1.0, 0.1, 0.1]
+@pytest.mark.parametrize("shape, blob", [((96, 96), (40, 56, 40, 56)), ((300, 400), (100, 180, 150, 260))])
+def test_saliency_hints_put_a_salient_blob_in_the_foreground_and_none_of_it_in_the_background(shape, blob):
+    """A small red square and a larger blue block on grey: the blob is (mostly) the foreground hint, no pixel
+    of it the background hint, and the far corners are background."""
+    img = np.full(shape + (3,), 0.5, np.float32)
+    y0, y1, x0, x1 = blob
+    img[y0:y1, x0:x1] = [1.0, 0.1, 0.1] if shape[0] < 100 else [0.2, 0.3, 0.9]
     hints = saliency_hints(img)
-    ys, xs = np.nonzero(hints["fg"])
-    assert 30 < ys.mean() < 66 and 30 < xs.mean() < 66
-    assert hints["bg"][:10, :10].all() or hints["bg"].sum() > 0.25 * img.shape[0] * img.shape[1]
+    inside = np.zeros(shape, bool)
+    inside[y0:y1, x0:x1] = True
+    assert not hints["bg"][inside].any()
+    assert hints["fg"][inside].mean() > 0.5 and hints["fg"][inside].sum() > 0.5 * hints["fg"].sum()
+    assert hints["bg"][:5, :5].all() and hints["bg"][-5:, -5:].all()
 
 
 def test_user_masks_replace_automatic_hints_and_win_overlaps(tmp_path):

@@ -33,10 +33,25 @@ def test_segmentation_with_nets_off_builds_no_net_and_says_so(tiny_files, tmp_pa
         assert r["iou_fg"] > r["iou_fg_hint_only"] and "iou_fg_nets_off" not in r  # nothing to compare with
 
 
-def test_dehazing_with_nets_off_builds_no_net_and_inverts_the_priors_t(tiny_files, tmp_path, no_net_may_be_built):
-    r = results(run_script("dehazing_system", [f"--input={tiny_files / 'hazy.png'}", "--gt=", "--dip=false",
-                                               f"--output_dir={tmp_path}", "--progress=false"]))
+def test_dehazing_with_nets_off_builds_no_net_and_inverts_the_haze_model_with_the_priors_t(tmp_path,
+                                                                                          no_net_may_be_built):
+    """The written result is J = (I - (1 - t) A) / t with the written t and airlight, and that t is the dark
+    channel prior's at the run's omega (a t that leaves half the haze, or a J not inverted from it, fails)."""
+    from classical.haze import dcp_transmission
+    from utils.image_io import load_grey, load_image, resize, save_image, working_shape
+    from utils.synthetic import hazy_motorcycle
+    save_image(tmp_path / "hazy.png", hazy_motorcycle(beta=0.3, scale=0.2)[0])
+    run = run_script("dehazing_system", [f"--input={tmp_path / 'hazy.png'}", "--gt=", "--dip=false",
+                                         f"--output_dir={tmp_path}", "--progress=false"])
+    r = results(run)
     assert r["config"]["dip"] is False and r["iterations_used"] == [0] and r["stages"][0]["stopped"] == "no nets"
+    image, t, a = load_image(tmp_path / "hazy.png"), load_grey(run / "transmission.png"), np.asarray(r["airlight"])
+    inverted = np.clip((image - (1 - t[:, :, None]) * a) / t[:, :, None], 0, 1)
+    assert np.abs(load_image(run / "dehazed.png") - inverted).mean() < 0.01  # (t is written in 8 bits)
+    work = working_shape(image.shape[:2], r["config"]["max_side"])
+    prior = resize(dcp_transmission(resize(image, work), a, r["omega"]), image.shape[:2])
+    assert np.abs(np.clip(prior, r["config"]["t_min"], 1) - t).mean() < 0.03
+    assert (1 - t).mean() > 0.3  # the haze found: this photo's is dense (a few % would make the checks above idle)
 
 
 def test_a_scored_run_prints_and_records_the_nets_off_score_beside_its_own(tiny_files, tmp_path):

@@ -351,8 +351,11 @@ def test_unwritable_output_or_full_disk_fails_before_optimising(script, case, fi
         out = tmp_path / "file" / "out"
     else:
         monkeypatch.setattr(shutil, "disk_usage", lambda p: shutil._ntuple_diskusage(10**9, 10**9 - 1000, 1000))
-    import net.loop
-    monkeypatch.setattr(net.loop, "optimise", lambda *a, **k: pytest.fail("optimised despite the bad output"))
+    import net.dehaze
+    import net.segment
+    import net.separate
+    for module in (net.segment, net.dehaze, net.separate):  # where it is called from (imported there by name)
+        monkeypatch.setattr(module, "optimise", lambda *a, **k: pytest.fail("optimised despite the bad output"))
     line = one_line_error(*run_cli(script, args_for(script, files / "img.png", files, out))[::2])
     assert ("cannot write" in line) if case == "parent_is_a_file" else ("not enough free space" in line)
 
