@@ -69,7 +69,7 @@ def test_bad_box_is_one_line_and_exit_2(box, tiny_files, tmp_path):
     assert not any(tmp_path.glob("*/*"))
 
 
-def test_scribbles_a_few_pixels_wide_work_as_hints(tiny_files, tmp_path):
+def test_scribbles_a_few_pixels_wide_work_as_hints_as_they_do_with_nets_off(tiny_files, tmp_path):
     from utils.image_io import save_image
     truth = load_image(tiny_files / "truth.png")[:, :, 0] > 0.5
     fg, bg = np.zeros(truth.shape, np.float32), np.zeros(truth.shape, np.float32)

@@ -95,7 +95,7 @@ def small_hazy(tmp_path_factory):
     return d
 
 
-def test_short_two_stage_dehaze_improves_psnr_and_writes_every_output(small_hazy, tmp_path):
+def test_short_two_stage_dehaze_writes_every_output_and_beats_the_hazy_input_as_nets_off_does(small_hazy, tmp_path):
     d = small_hazy
     run = run_script("dehazing_system", [f"--input={d / 'hazy.png'}", f"--gt={d / 'clean.png'}", "--stages=2",
                                          "--iters=60", "--iter_factor=0.25", f"--output_dir={tmp_path}", *FAST])

@@ -50,7 +50,7 @@ def three(tmp_path_factory):
 
 
 @pytest.mark.parametrize("method", ["system", "multi"])
-def test_three_layer_techniques_beat_the_hints_alone(three, tmp_path, method):
+def test_three_layer_techniques_beat_the_hints_alone_as_nets_off_does(three, tmp_path, method):
     run = run_script("segmentation", [f"--input={three / 'img.png'}", "--layers=3", f"--method={method}",
                                       f"--fg_hint={three / 'fg.png'}", f"--mg_hint={three / 'mg.png'}",
                                       f"--bg_hint={three / 'bg.png'}", f"--truth={three / 'truth.png'}",
@@ -68,7 +68,7 @@ def test_three_layer_techniques_beat_the_hints_alone(three, tmp_path, method):
             assert (run / pair / "mask.png").is_file()
 
 
-def test_two_layer_multi_agrees_with_double_dip(tmp_path):
+def test_two_layer_multi_agrees_with_double_dip_on_a_sample_nets_off_also_solves(tmp_path):
     img, truth = two_texture((61, 93))
     labels = truth.astype(np.uint8)
     write_case(tmp_path, img, labels, [1, 0], ["fg", "bg"], size=9)
