@@ -60,6 +60,9 @@ T_PRIOR_WEIGHT = 1.5  # pull of t towards the dark-channel prior's t (0 = Double
 T_PRIOR_OMEGA = 0.95  # the most haze that prior removes: t_dcp = 1 - omega * dark(I / A)
 NET_T = "map"  # the nets' t decides: amount (how much haze; the dark channel says where) or map (all of t)
 BLACK_SHARE = 0.005  # omega follows the haze: the largest one leaving this share of pixels below black (0 = fixed)
+DENSE_DARK = [0.35, 0.45]  # dense haze: where the input's dark channel (10th percentile) passes these levels, omega...
+DENSE_SIDE = 600  # ...moves to the same rule judged at this size, He et al.'s (0 = never)
+OMEGA_FLOOR = 0.5  # the rule's omega never goes below this: lower, it answers dark near objects, not haze
 STAGE_PRIOR = "split"  # stage k's t prior: split (stages share the input's haze), rest (all left), own (re-estimated)
 LR = 0.001  # Adam learning rate
 MAX_SIDE = 192  # working resolution of t (longest side in pixels); J is recovered at full size
@@ -172,7 +175,15 @@ def haze_of(cfg: Config, image: np.ndarray) -> tuple[np.ndarray, float]:
         # the brightest dark channel is often clear sky, blue from Rayleigh scattering; haze and fog scatter
         # all colours about alike (their airlight is grey), while dust and sand make it warm
         airlight = np.full(3, airlight.mean(), np.float32)
-    return airlight, omega_of(cfg, small, airlight)
+    omega = omega_of(cfg, small, airlight)
+    if cfg.dense_side and cfg.black_share:
+        from classical.haze import dark_channel
+        lo, hi = cfg.dense_dark
+        weight = float(np.clip((np.percentile(dark_channel(small / airlight), 10) - lo) / (hi - lo), 0, 1))
+        if weight > 0:  # judged at He et al.'s size, the rule's omega stays high where the whole photo is hazy
+            larger = resize(image, working_shape(image.shape[:2], cfg.dense_side))
+            omega += weight * (omega_of(cfg, larger, airlight) - omega)
+    return airlight, max(omega, min(cfg.omega_floor, cfg.t_prior_omega))
 
 
 def omega_of(cfg: Config, small: np.ndarray, airlight: np.ndarray) -> float:

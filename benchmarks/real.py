@@ -47,12 +47,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
+import fog  # noqa: E402
 import realdata  # noqa: E402
 from quality import figure, run_script  # noqa: E402
 from realdata import REAL, HazyPair, Photo, band_middle, read_grey, read_rgb, scores  # noqa: E402
 
 from classical.haze import dcp_dehaze  # noqa: E402
-from classical.haze import distortion as nogt_checks  # noqa: E402
 from utils.device import machine_line  # noqa: E402
 from utils.image_io import load_image, save_image  # noqa: E402
 from utils.metrics import psnr, ssim  # noqa: E402
@@ -91,97 +91,206 @@ def _get(rows: list[dict], case: str, method: str) -> dict:
 # --- dehazing ----------------------------------------------------------------------------------------------
 
 DEHAZE_COLUMNS = ("hazy input", "DCP (He et al.)", NETS_OFF, OURS)
+DENSE_FIGURE_ROWS = 6  # the densest pairs shown in their own figure
 
 
 def dehaze_rows(pairs: list[HazyPair], work: Path, common: list[str], extra: list[str], quick: bool
                 ) -> tuple[list[dict], list]:
-    """Every column's PSNR / SSIM on each pair, and a figure row per pair."""
+    """Every column's PSNR / SSIM, fog left (FADE) and noise on each pair (with the clean photo's FADE and the
+    pair's haze group), and a figure row per pair."""
     rows, grid = [], []
     for pair in pairs:
         hazy, clean = load_image(pair.hazy), load_image(pair.clean)
-        rows.append({"case": pair.name, "method": "hazy input", "psnr": psnr(hazy, clean), "ssim": ssim(hazy, clean),
-                     "time": 0.0})
+        group, clean_fade = fog.haze_group(psnr(hazy, clean)), fog.fade(clean)
+        base = {"case": pair.name, "group": group, "clean_fade": clean_fade}
+
+        def row(method: str, j: np.ndarray, seconds: float, clean: np.ndarray = clean, base: dict = base,
+                **more) -> dict:
+            return {**base, "method": method, "psnr": psnr(j, clean), "ssim": ssim(j, clean), "fade": fog.fade(j),
+                    "noise": fog.noise(j), "time": seconds, **more}
+        rows.append(row("hazy input", hazy, 0.0))
         t = time.perf_counter()
         j_dcp = dcp_dehaze(hazy)[0]
-        rows.append({"case": pair.name, "method": "DCP (He et al.)", "psnr": psnr(j_dcp, clean),
-                     "ssim": ssim(j_dcp, clean), "time": time.perf_counter() - t})
+        rows.append(row("DCP (He et al.)", j_dcp, time.perf_counter() - t))
         panels = [(f"{pair.name}\nhazy", hazy), ("DCP", j_dcp)]
         for method, args in ((NETS_OFF, ["--dip=false"]), (OURS, [])):
             t = time.perf_counter()
-            r = run_script("dehazing_system", [f"--input={pair.hazy}", f"--gt={pair.clean}", *common, *args,
+            r = run_script("dehazing_system", [f"--input={pair.hazy}", "--gt=", *common, *args,
                                                *(QUICK["dehaze"] if quick else []), *extra])
-            rows.append({"case": pair.name, "method": method, "psnr": r["final"]["psnr_gt"],
-                         "ssim": r["final"]["ssim_gt"], "time": time.perf_counter() - t,
-                         "run": str(r["run_dir"])})
-            panels.append((method, load_image(r["run_dir"] / "dehazed.png")))
+            j = load_image(r["run_dir"] / "dehazed.png")
+            rows.append(row(method, j, time.perf_counter() - t, run=str(r["run_dir"]), omega=r["omega"]))
+            panels.append((method, j))
         grid.append(panels + [("clean", clean)])
-        print(f"{pair.name}: " + ", ".join(f"{x['method']} {x['psnr']:.2f} / {x['ssim']:.3f}"
-                                            for x in rows if x["case"] == pair.name), flush=True)
+        print(f"{pair.name} ({group}): " + ", ".join(f"{x['method']} {x['psnr']:.2f} / {x['ssim']:.3f} / FADE "
+                                                     f"{x['fade']:.2f}" for x in rows if x["case"] == pair.name)
+              + f", clean FADE {clean_fade:.2f}", flush=True)
     return rows, grid
 
 
+def densest(rows: list[dict], grid: list, n: int = DENSE_FIGURE_ROWS) -> list:
+    """The figure rows of the `n` pairs whose hazy input is furthest from its truth."""
+    order = sorted(range(len(grid)), key=lambda k: _get(rows, grid[k][0][0].split("\n")[0], "hazy input")["psnr"])
+    return [grid[k] for k in order[:n]]
+
+
+def _cell(r: dict) -> str:
+    return f"{r['psnr']:.2f} / {r['ssim']:.3f} / {r['fade']:.2f}"
+
+
 def dehaze_table(rows: list[dict], title: str) -> list[str]:
+    """Per haze group: each pair's PSNR / SSIM / FADE in every column beside the truth's FADE, the group's means
+    and the dense-haze targets; then the means over every pair."""
     cases = list(dict.fromkeys(r["case"] for r in rows))
-    out = [f"## {title}", "", "PSNR (dB) / SSIM against the clean photo at full size; time: nets off / ours, s.", "",
-           "| pair | " + " | ".join(f"**{m}**" if m == NETS_OFF else m for m in DEHAZE_COLUMNS) + " | time (s) |",
-           "|---|" + "---|" * len(DEHAZE_COLUMNS) + "---|"]
-    for case in cases:
-        by = {m: _get(rows, case, m) for m in DEHAZE_COLUMNS}
-        out.append(f"| {case} | " + " | ".join(f"{by[m]['psnr']:.2f} / {by[m]['ssim']:.3f}" for m in DEHAZE_COLUMNS)
-                   + f" | {by[NETS_OFF]['time']:.1f} / {by[OURS]['time']:.1f} |")
+    dcp = "DCP (He et al.)"
+    out = [f"## {title}", "",
+           "PSNR (dB) / SSIM / FADE (fog left, lower = less; fade-python) against the clean photo at full size, "
+           "the clean photo's own FADE beside them; noise: scikit-image's estimate of the result's noise sigma "
+           "(x1000) with the nets off / on; time: nets off / ours, s. Groups by the hazy input's PSNR: dense "
+           "below 13 dB, light above 18 dB.", ""]
+    for group, _, _ in fog.GROUPS:
+        gc = [c for c in cases if _get(rows, c, OURS)["group"] == group]
+        if not gc:
+            continue
+        n = len(gc)
+        out += [f"### {group.capitalize()} haze: {n} pair{'s' if n > 1 else ''}", "",
+                "| pair | " + " | ".join(f"**{m}**" if m == NETS_OFF else m for m in DEHAZE_COLUMNS)
+                + " | clean FADE | noise off / ours | time (s) |", "|---|" + "---|" * (len(DEHAZE_COLUMNS) + 3)]
+        for case in gc:
+            by = {m: _get(rows, case, m) for m in DEHAZE_COLUMNS}
+            out.append(f"| {case} | " + " | ".join(_cell(by[m]) for m in DEHAZE_COLUMNS)
+                       + f" | {by[OURS]['clean_fade']:.2f} | {1000 * by[NETS_OFF]['noise']:.1f} / "
+                         f"{1000 * by[OURS]['noise']:.1f} | {by[NETS_OFF]['time']:.1f} / {by[OURS]['time']:.1f} |")
+        mean = {m: {k: nanmean([_get(rows, c, m)[k] for c in gc]) for k in ("psnr", "ssim", "fade")}
+                for m in DEHAZE_COLUMNS}
+        out.append("| **mean** | " + " | ".join(f"**{_cell(mean[m])}**" for m in DEHAZE_COLUMNS)
+                   + f" | {nanmean([_get(rows, c, OURS)['clean_fade'] for c in gc]):.2f} | | |")
+        ratio = {m: float(np.median([fog.fog_ratio(_get(rows, c, m)["fade"], _get(rows, c, m)["clean_fade"])
+                                     for c in gc])) for m in (dcp, NETS_OFF, OURS)}
+        ahead = max(_get(rows, c, dcp)["psnr"] - _get(rows, c, OURS)["psnr"] for c in gc)
+        below = sum(_get(rows, c, OURS)["psnr"] < _get(rows, c, "hazy input")["psnr"]
+                    or _get(rows, c, OURS)["ssim"] < _get(rows, c, "hazy input")["ssim"] for c in gc)
+        quieter = sum(_get(rows, c, OURS)["noise"] < _get(rows, c, NETS_OFF)["noise"] for c in gc)
+        share = mean[OURS]["psnr"] - mean[NETS_OFF]["psnr"]
+        out += ["", f"- Ours minus DCP {mean[OURS]['psnr'] - mean[dcp]['psnr']:+.2f} dB (DCP ahead by at most "
+                    f"{ahead:+.2f} dB on a pair); the nets' share (ours - nets off) {share:+.2f} dB, ours above nets "
+                    f"off on {_wins(rows, gc, NETS_OFF, 'psnr', False)} of {n}; ours below the hazy input in PSNR or "
+                    f"SSIM on {below} of {n}.",
+                f"- Fog left like the truth's: median |ln(FADE / FADE clean)| DCP {ratio[dcp]:.2f}, nets off "
+                f"{ratio[NETS_OFF]:.2f}, ours {ratio[OURS]:.2f}; less noise than nets off on {quieter} of {n} "
+                f"(mean sigma x1000: {1000 * nanmean([_get(rows, c, NETS_OFF)['noise'] for c in gc]):.2f} / "
+                f"{1000 * nanmean([_get(rows, c, OURS)['noise'] for c in gc]):.2f})."]
+        if group == "dense":
+
+            def held(ok: bool) -> str:
+                return "met" if ok else "**not met**"
+            out += [f"- Targets (dense): ours at least DCP + 1.0 dB: "
+                    f"{held(mean[OURS]['psnr'] >= mean[dcp]['psnr'] + 1)}; no pair with DCP ahead by more than 2 "
+                    f"dB: {held(ahead <= 2)}; median |ln FADE ratio| at most 0.3: {held(ratio[OURS] <= 0.3)}; "
+                    f"nets at least nets off + 0.3 dB: {held(share >= 0.3)}; less "
+                    f"noise than nets off: {held(quieter == n)}; never below the hazy input: {held(below == 0)}."]
+        out.append("")
     mean = {m: (nanmean([_get(rows, c, m)["psnr"] for c in cases]), nanmean([_get(rows, c, m)["ssim"] for c in cases]))
             for m in DEHAZE_COLUMNS}
-    out.append("| **mean** | " + " | ".join(f"**{p:.2f} / {s:.3f}**" for p, s in mean.values()) + " | |")
     n = len(cases)
     beats = ", ".join(f"{m} {_wins(rows, cases, m, 'psnr', False)}" for m in DEHAZE_COLUMNS[:-1])
     never_worse = sum(_get(rows, c, OURS)["psnr"] >= _get(rows, c, "hazy input")["psnr"]
                       and _get(rows, c, OURS)["ssim"] >= _get(rows, c, "hazy input")["ssim"] for c in cases)
-    share = mean[OURS][0] - mean[NETS_OFF][0]
     means = ", ".join(f"{m} {p:.2f} / {s:.3f}" for m, (p, s) in mean.items())
-    out += ["", f"- {n} pairs. Means (PSNR / SSIM): {means}. Ours has the higher PSNR than: {beats} (of {n}).",
-            f"- The nets' share (ours - nets off): {share:+.2f} dB mean PSNR; ours above nets off on "
-            f"{_wins(rows, cases, NETS_OFF, 'psnr', False)} of {n}. Ours at least the hazy input in PSNR and SSIM on "
-            f"{never_worse} of {n}; ours minus DCP {mean[OURS][0] - mean['DCP (He et al.)'][0]:+.2f} dB, at least DCP "
-            f"on {sum(_get(rows, c, OURS)['psnr'] >= _get(rows, c, 'DCP (He et al.)')['psnr'] for c in cases)} of {n}."]
+    out += [f"### All {n} pairs", "",
+            f"- Means (PSNR / SSIM): {means}. Ours has the higher PSNR than: {beats} (of {n}).",
+            f"- The nets' share (ours - nets off): {mean[OURS][0] - mean[NETS_OFF][0]:+.2f} dB mean PSNR; ours above "
+            f"nets off on {_wins(rows, cases, NETS_OFF, 'psnr', False)} of {n}. Ours at least the hazy input in "
+            f"PSNR and SSIM on {never_worse} of {n}; ours minus DCP {mean[OURS][0] - mean[dcp][0]:+.2f} dB, at least "
+            f"DCP on {sum(_get(rows, c, OURS)['psnr'] >= _get(rows, c, dcp)['psnr'] for c in cases)} of {n}."]
     return out
 
 
+NOGT_METHODS = ("DCP (He et al.)", NETS_OFF, OURS)
+
+
 def nogt_rows(photos: list[HazyPair], work: Path, common: list[str], extra: list[str], quick: bool
-              ) -> tuple[list[dict], list]:
-    rows, grid = [], []
+              ) -> tuple[list[dict], list, list]:
+    """Each photo's fog left (FADE), clipped share, colour cast and noise in every column, a figure row per
+    photo and a row of full-resolution crops (where the haze is and the noise shows)."""
+    rows, grid, crops = [], [], []
     for p in photos:
         hazy = load_image(p.hazy)
-        j_dcp = dcp_dehaze(hazy)[0]
-        rows.append({"case": p.name, "method": "DCP (He et al.)", **nogt_checks(hazy, j_dcp), "time": 0.0})
-        panels = [(f"{p.name}\nhazy", hazy), ("DCP", j_dcp)]
+        found = {"hazy input": (hazy, 0.0, None)}
+        t = time.perf_counter()
+        found["DCP (He et al.)"] = (dcp_dehaze(hazy)[0], time.perf_counter() - t, None)
         for method, args in ((NETS_OFF, ["--dip=false"]), (OURS, [])):
             t = time.perf_counter()
             r = run_script("dehazing_system", [f"--input={p.hazy}", "--gt=", *common, *args,
                                                *(QUICK["dehaze"] if quick else []), *extra])
-            j = load_image(r["run_dir"] / "dehazed.png")
-            rows.append({"case": p.name, "method": method, **nogt_checks(hazy, j), "time": time.perf_counter() - t})
-            panels.append((method, j))
-        grid.append(panels)
-        print(f"{p.name}: " + ", ".join(f"{x['method']} clipped {x['clipped']:.1f}% saturated {x['saturated']:.1f}% "
-                                         f"cast {x['cast']:.1f}" for x in rows if x["case"] == p.name), flush=True)
-    return rows, grid
+            found[method] = (load_image(r["run_dir"] / "dehazed.png"), time.perf_counter() - t, r["omega"])
+        for method, (j, seconds, omega) in found.items():
+            rows.append({"case": p.name, "method": method, "fade": fog.fade(j), "clipped": fog.clipped(j),
+                         "cast": fog.cast(hazy, j), "noise": fog.noise(j), "time": seconds, "omega": omega})
+        grid.append([(f"{p.name}\nhazy" if m == "hazy input" else m, j) for m, (j, _, _) in found.items()])
+        y, x = crop_window(hazy)
+        crops.append([(f"{p.name} (1:1 crop)" if m == "hazy input" else m, j[y:y + CROP, x:x + CROP])
+                      for m, (j, _, _) in found.items()])
+        print(f"{p.name}: " + ", ".join(f"{x['method']} FADE {x['fade']:.2f} clipped {x['clipped']:.1f}% cast "
+                                        f"{x['cast']:.1f} noise {1000 * x['noise']:.1f}" for x in rows
+                                        if x["case"] == p.name), flush=True)
+    return rows, grid, crops
+
+
+CROP = 200  # px of the full-size photo in each crop
+
+
+def crop_window(hazy: np.ndarray) -> tuple[int, int]:
+    """The top-left corner of the CROP x CROP window to show at full resolution: among the windows whose haze
+    (their mean dark channel) is above the photo's median, the most textured (the largest spread of grey
+    levels): where a dehazer must work, and where it amplifies noise, but not a blank sky."""
+    from classical.haze import dark_channel
+    h, w = hazy.shape[:2]
+    if min(h, w) <= CROP:
+        return 0, 0
+    grey = hazy.mean(axis=2)
+    dark = dark_channel(hazy)
+    step = CROP // 2
+    best, where = -1.0, (0, 0)
+    for y in range(0, h - CROP + 1, step):
+        for x in range(0, w - CROP + 1, step):
+            if dark[y:y + CROP, x:x + CROP].mean() >= np.median(dark):
+                spread = float(grey[y:y + CROP, x:x + CROP].std())
+                if spread > best:
+                    best, where = spread, (y, x)
+    return where
 
 
 def nogt_table(rows: list[dict], title: str) -> list[str]:
-    methods = ("DCP (He et al.)", NETS_OFF, OURS)
     cases = list(dict.fromkeys(r["case"] for r in rows))
-    out = [f"## {title}", "", "No truth: what can be checked. Newly clipped: % of pixels at black or white in some "
-           "channel that were not in the input; newly saturated: % with HSV saturation above 0.9 that were below 0.5 "
-           "(a sky turned deep blue); cast: the shift of the mean colour in CIELAB a*b* (about 2 is hard to see).", "",
-           "| photo | " + " | ".join(f"{m}: clipped % / saturated % / cast" for m in methods) + " | time (s) |",
-           "|---|" + "---|" * len(methods) + "---|"]
+    dcp = "DCP (He et al.)"
+    out = [f"## {title}", "",
+           "No truth: what can be checked. FADE: the fog left (lower = less; the hazy photo's beside); clipped: % "
+           "of pixels with a channel at 0 or 255; cast: the colour shift from the input, |change of mean a*| + "
+           "|change of mean b*| in CIELAB (about 2 is hard to see); noise: scikit-image's estimate of the noise "
+           "sigma (x1000). Each cell: FADE / clipped % / cast / noise.", "",
+           "| photo | hazy FADE | " + " | ".join(NOGT_METHODS) + " | ours FADE / DCP's | omega | time (s) |",
+           "|---|---|" + "---|" * len(NOGT_METHODS) + "---|---|---|"]
+
+    def cell(r: dict) -> str:
+        return f"{r['fade']:.2f} / {r['clipped']:.1f} / {r['cast']:.1f} / {1000 * r['noise']:.1f}"
     for case in cases:
-        by = {m: _get(rows, case, m) for m in methods}
-        cells = [f"{by[m]['clipped']:.1f} / {by[m]['saturated']:.1f} / {by[m]['cast']:.1f}" for m in methods]
-        out.append(f"| {case} | " + " | ".join(cells) + f" | {by[NETS_OFF]['time']:.1f} / {by[OURS]['time']:.1f} |")
-    keys = ("clipped", "saturated", "cast")
-    mean = {m: [nanmean([_get(rows, c, m)[k] for c in cases]) for k in keys] for m in methods}
-    out.append("| **mean** | " + " | ".join(f"**{a:.1f} / {b:.1f} / {c:.1f}**" for a, b, c in mean.values()) + " | |")
+        by = {m: _get(rows, case, m) for m in ("hazy input", *NOGT_METHODS)}
+        out.append(f"| {case} | {by['hazy input']['fade']:.2f} | " + " | ".join(cell(by[m]) for m in NOGT_METHODS)
+                   + f" | {by[OURS]['fade'] / by[dcp]['fade']:.2f} | {by[OURS]['omega']:.2f} | "
+                     f"{by[NETS_OFF]['time']:.1f} / {by[OURS]['time']:.1f} |")
+    keys = ("fade", "clipped", "cast", "noise")
+    mean = {m: {k: nanmean([_get(rows, c, m)[k] for c in cases]) for k in keys} for m in ("hazy input", *NOGT_METHODS)}
+    out.append(f"| **mean** | {mean['hazy input']['fade']:.2f} | " + " | ".join(f"**{cell(mean[m])}**"
+                                                                           for m in NOGT_METHODS) + " | | | |")
+    n = len(cases)
+    worst = max(_get(rows, c, OURS)["fade"] / _get(rows, c, dcp)["fade"] for c in cases)
+    over = [c for c in cases if _get(rows, c, OURS)["fade"] > 3 * _get(rows, c, dcp)["fade"]]
+    out += ["", f"- Ours leaves at most {worst:.2f}x DCP's fog (the truth holds about 2x DCP's on the pairs); above 3x "
+                f"on {len(over)} of {n}{': ' + ', '.join(over) if over else ''}. Clipped share above DCP's on "
+            f"{sum(_get(rows, c, OURS)['clipped'] > _get(rows, c, dcp)['clipped'] for c in cases)} of {n}, colour "
+            f"cast above DCP's on {sum(_get(rows, c, OURS)['cast'] > _get(rows, c, dcp)['cast'] for c in cases)} of "
+            f"{n}; less noise than nets off on "
+            f"{sum(_get(rows, c, OURS)['noise'] < _get(rows, c, NETS_OFF)['noise'] for c in cases)} of {n}."]
     return out
 
 
@@ -482,19 +591,24 @@ def main(argv: list[str] | None = None) -> int:
 
     for half in ("dev", "test") if a.half == "both" else (a.half,):
         for part in [x for x in a.only.split(",") if x] or list(PARTS):
-            start, sections, grids = time.time(), [], []
+            start, sections, grids, extra_figures = time.time(), [], [], {}
+            if part in ("dehazing", "nogt") and fog.missing():
+                print(f"{part}: {fog.missing()}")
+                return 2
             if part == "dehazing":
                 rows, grid = dehaze_rows(chosen(realdata.hazy_pairs(half)), work, common,
                                          shlex.split(a.dehaze_args), a.quick)
                 if rows:
                     sections.append(dehaze_table(rows, f"Dehazing, {half} half"))
                     grids.append(grid)
+                    extra_figures[f"real_dehazing_{half}_dense"] = densest(rows, grid)
             elif part == "nogt":
-                rows, grid = nogt_rows(chosen(realdata.hazy_photos(half)), work, common, shlex.split(a.dehaze_args),
-                                       a.quick)
+                rows, grid, crops = nogt_rows(chosen(realdata.hazy_photos(half)), work, common,
+                                              shlex.split(a.dehaze_args), a.quick)
                 if rows:
                     sections.append(nogt_table(rows, f"Real hazy photos without truth, {half} half"))
                     grids.append(grid)
+                    extra_figures[f"real_nogt_{half}_crops"] = crops
             elif part == "three_layers":
                 for kind in [k for k in a.hints.split(",") if k in LAYER_KINDS] or list(LAYER_KINDS):
                     rows, grid = three_rows(chosen(realdata.layered_frames(half)), kind, common,
@@ -516,6 +630,9 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{part}, {half} half: no cases selected")
                 continue
             name = f"real_{part}_{half}{'_quick' if a.quick else ''}"
+            for figure_name, figure_rows in extra_figures.items():
+                figure(figure_rows, out / f"{figure_name}{'_quick' if a.quick else ''}.jpg")
+                sections.append([f"![{figure_name}.jpg]({figure_name}{'_quick' if a.quick else ''}.jpg)"])
             write(out, name, f"# Real photographs: {part}, {half} half{' (quick smoke version)' if a.quick else ''}\n\n"
                   f"{command}; this part {time.time() - start:.0f} s on {machine_line()}.", sections, grids)
     return 0
