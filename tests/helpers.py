@@ -48,3 +48,18 @@ def run_cli(name: str, args: list[str]) -> tuple[int, str, str]:
         except SystemExit as e:
             return int(e.code or 0), out.getvalue(), err.getvalue()
     raise AssertionError("cli() always exits")
+
+
+def needs(*modules: str) -> None:
+    """Skip a test whose optional packages are missing (the benchmarks' requirements-bench.txt, the page's
+    requirements-app.txt) - except under CI=true, where .ci/run installs them and a missing one fails."""
+    import importlib.util
+    import os
+
+    import pytest
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if missing:
+        message = f"needs {', '.join(missing)} (pip install -r requirements-bench.txt / requirements-app.txt)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)

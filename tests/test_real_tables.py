@@ -6,7 +6,7 @@ import sys
 import cv2
 import numpy as np
 import pytest
-from helpers import ROOT
+from helpers import ROOT, needs
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
 import real  # noqa: E402
@@ -51,7 +51,8 @@ def test_each_segmentation_table_has_every_column_and_a_summary_line(tmp_path, k
     assert len(grid) == 2
 
 
-def test_the_dehazing_and_no_truth_tables_have_every_column_and_the_nets_share(tmp_path):
+def test_the_dehazing_and_no_truth_tables_have_every_column_the_haze_groups_and_the_fog_left(tmp_path):
+    needs("pyfade", "pywt")  # requirements-bench.txt
     from utils.image_io import save_image
     from utils.synthetic import hazy_motorcycle
     pairs, photos = [], []
@@ -68,10 +69,17 @@ def test_the_dehazing_and_no_truth_tables_have_every_column_and_the_nets_share(t
     assert all(c in header for c in ("hazy input", "DCP (He et al.)", "**nets off**", "ours", "time"))
     assert sum(line.startswith("| tiny") for line in table) == 2
     assert any("The nets' share (ours - nets off)" in line for line in table)
-    rows, grid = real.nogt_rows(photos, tmp_path, common, [], quick=True)
+    groups = {r["case"]: r["group"] for r in rows}
+    assert all(f"### {g.capitalize()} haze" in "\n".join(table) for g in set(groups.values()))
+    assert all(r["fade"] > 0 and r["clean_fade"] > 0 and r["noise"] >= 0 for r in rows)
+    hazy = [r for r in rows if r["method"] == "hazy input"]
+    ours = [r for r in rows if r["method"] == "ours"]
+    assert all(o["fade"] < h["fade"] for o, h in zip(ours, hazy, strict=True))  # less fog left than came in
+    rows, grid, crops = real.nogt_rows(photos, tmp_path, common, [], quick=True)
     table = real.nogt_table(rows, "tiny no truth")
-    assert sum(line.startswith("| nogt") for line in table) == 2 and len(grid) == 2
-    assert all(0 <= r["clipped"] <= 100 and r["cast"] >= 0 for r in rows)
+    assert sum(line.startswith("| nogt") for line in table) == 2 and len(grid) == len(crops) == 2
+    assert all(0 <= r["clipped"] <= 100 and r["cast"] >= 0 and r["fade"] > 0 for r in rows)
+    assert any("DCP's fog" in line for line in table)
 
 
 def test_the_split_alternates_names_and_keeps_a_photo_in_one_half_across_sets():

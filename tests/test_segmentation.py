@@ -21,7 +21,8 @@ def two_texture_files(tmp_path_factory):
     return d, truth, fg
 
 
-def test_two_layer_run_writes_every_output_at_the_input_size_and_beats_the_hints_as_nets_off_does(two_texture_files, tmp_path):
+def test_two_layer_run_writes_every_output_at_the_input_size_and_beats_the_hints_as_nets_off_does(two_texture_files,
+                                                                                               tmp_path):
     d, truth, fg_hint = two_texture_files
     run = run_script("segmentation", [f"--input={d / 'img.png'}", f"--fg_hint={d / 'fg.png'}",
                                       f"--bg_hint={d / 'bg.png'}", f"--truth={d / 'truth.png'}",
