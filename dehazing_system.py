@@ -115,7 +115,7 @@ def stage_settings(cfg: Config, k: int, iters: int, name: str = "", retarget: bo
     from utils.config import settings_from
     plateau = Plateau(cfg.plateau_window, cfg.plateau_fraction) if cfg.schedule == "adaptive" else None
     return settings_from(DehazeSettings, cfg, iters=iters, airlight=cfg.airlight if k == 0 else "fixed",
-                         plateau=plateau, name=name or f"stage {k}",
+                         plateau=plateau, name=name or f"stage {k + 1}",
                          retarget_t=retarget or (cfg.stage_warm_start and k > 0))
 
 
@@ -145,7 +145,8 @@ def dehaze_stages(cfg: Config, image: np.ndarray, haze: tuple[np.ndarray, float]
         start_from = warm[k] if warm and k < len(warm) else None
         if start_from is None and cfg.stage_warm_start and results:
             start_from = results[-1].state
-        settings = stage_settings(cfg, k, n, f"{name}stage {k}", other_photo and bool(warm) and k < len(warm))
+        settings = stage_settings(cfg, k, n, f"{name}stage {k + 1} of {len(iters)}",
+                                  other_photo and bool(warm) and k < len(warm))
         r = dehaze(current, settings, device, airlight=prior, t_prior=t_prior, warm=start_from)
         if k == 0:
             prior = r.A if cfg.airlight == "learned" else r.airlight  # stage 0's airlight: the later stages' prior
@@ -582,13 +583,14 @@ def run(cfg: Config, folder_nets: dict | None = None) -> RunResult:
                 "stopped": r.loop.stopped, "best_iteration": r.loop.best_step,
                 "reconstruction_psnr": r.loop.best_psnr, "airlight": r.airlight, "t_mean": float(r.t.mean()),
                 "time_s": r.time_s}
-        line = f"stage {k}: {r.loop.iterations} iterations, reconstruction PSNR {r.loop.best_psnr:.2f} dB"
+        line = (f"stage {k + 1} of {cfg.stages}: {r.loop.iterations} iterations, reconstruction PSNR "
+                f"{r.loop.best_psnr:.2f} dB")
         if gt is not None:
             info.update(psnr_gt=psnr(r.J, gt), ssim_gt=ssim(r.J, gt))
             line += f", vs truth PSNR {info['psnr_gt']:.2f} dB SSIM {info['ssim_gt']:.3f}"
         report.append(line + f" ({info['time_s']:.1f} s)")
         stages.append(info)
-        histories[f"stage {k}"] = r.loop.history
+        histories[f"stage {k + 1}"] = r.loop.history
         outputs.append(r.J)
         states.append(r.state)
     if folder_nets is not None:

@@ -19,10 +19,10 @@ from utils.device import adjust_threads
 from utils.signals import STOP
 
 WATCH_EVERY = 10  # iterations between calls of the watchers
-# live views of a run (the web page's current mask): each is called as watch(desc, iteration, outputs) every
-# WATCH_EVERY iterations and at the last; `outputs` are the step's tensors, to be copied, not kept (on CUDA
-# graphs they are overwritten by the next replay)
-WATCHERS: list[Callable[[str, int, dict[str, torch.Tensor]], None]] = []
+# live views of a run (the web page's progress and current mask): each is called as watch(desc, iteration,
+# iterations, outputs) every WATCH_EVERY iterations and at the last; `outputs` are the step's tensors, to be
+# copied, not kept (on CUDA graphs they are overwritten by the next replay)
+WATCHERS: list[Callable[[str, int, int, dict[str, torch.Tensor]], None]] = []
 
 
 @dataclass
@@ -211,7 +211,7 @@ def optimise(problem: Problem, iters: int, settings: LoopSettings | None = None,
         st.record(i, loss, p, outputs, problem.nets, i >= s.track_from)
         if WATCHERS and (i % WATCH_EVERY == 0 or i == iters - 1):
             for watch in list(WATCHERS):
-                watch(s.desc, i, outputs)
+                watch(s.desc, i, iters, outputs)
         opt.step()
         st.next = i + 1
         if i % 10 == 0 or i == iters - 1:

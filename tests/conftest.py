@@ -33,3 +33,12 @@ def write_inputs(d: Path, shape: tuple[int, int], erosion: int) -> Path:
 def tiny_files(tmp_path_factory):
     """56x40 inputs for fast script runs."""
     return write_inputs(tmp_path_factory.mktemp("tiny"), (40, 56), 7)
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    """Each test's report of its call, kept on the item (a browser test's fixture screenshots a failure)."""
+    report = yield
+    if report.when == "call":
+        item.rep_call = report
+    return report

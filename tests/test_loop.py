@@ -106,7 +106,7 @@ def test_watchers_see_the_current_outputs_every_few_iterations_and_at_the_last(m
     net, step, target = fit_problem()
     seen = []
 
-    def watch(desc, i, outputs):
+    def watch(desc, i, total, outputs):
         seen.append((desc, i, float(((outputs["out"] - target) ** 2).mean())))
     monkeypatch.setattr(loop, "WATCHERS", [watch])
     optimise(Problem([net], step, target), 25, LoopSettings(lr=0.05, desc="fit", progress=False))
