@@ -391,8 +391,8 @@ def build():  # -> gradio.Blocks
                 with gr.Column():
                     status = gr.Textbox(label="status", interactive=False, elem_id="status")
                     overlay = gr.Image(label="overlay", elem_id="overlay", interactive=False)
-                    mask = gr.Image(label="mask: the object white, the background black, a middle ground grey "
-                                          "(while it runs: the nets' current mask)", interactive=False, elem_id="mask")
+                    mask = gr.Image(label="mask: object white, middle ground grey, background black",
+                                    interactive=False, elem_id="mask")  # (while it runs: the nets' current mask)
                     gr.Markdown("**figure** (three layers) or the loss curves")
                     figure = gr.Image(show_label=False, interactive=False, buttons=[], elem_id="figure")
                     gallery = gr.Gallery(label="layers the nets grew from the hints", columns=3, elem_id="gallery")

@@ -124,7 +124,7 @@ def checkpointed(tiny_files, tmp_path_factory):
     ("no_checkpoint", "no checkpoint.pt there"),
     ("changed_setting", "--step1_iters cannot change when resuming (the run used 10)"),
     ("other_script", "is a run of segmentation.py; resume it with that script"),
-    ("damaged", "cannot read checkpoint.pt")])
+    ("damaged", "cannot read checkpoint.pt")], ids=["no_checkpoint", "changed_setting", "other_script", "damaged"])
 def test_bad_resume_gives_its_own_one_line_and_exit_2(case, message, checkpointed, tmp_path):
     """Each refusal on a real checkpoint (only the damaged case breaks its file), with its own message."""
     run = tmp_path / "run"

@@ -223,3 +223,45 @@ def test_the_papers_chain_rederives_each_stages_prior_so_k_stages_are_the_first_
     assert np.abs(three[2].J - three[1].J).max() > 1e-3  # the third stage found haze again and removed it
     split = ds.dehaze_stages(cfg.replace(stage_prior="split"), hazy, haze, [1, 1, 1], torch.device("cpu"))
     assert not np.array_equal(split[0].J, three[0].J)
+
+
+def _hazed(name: str, t: float) -> np.ndarray:
+    """A bundled photo (or the motorcycle) under uniform haze of transmission t and airlight 0.9."""
+    from utils.synthetic import photo
+    clean = hazy_motorcycle(beta=0.3, scale=0.5)[1] if name == "motorcycle" else photo(name, (250, 370))
+    return (clean * t + 0.9 * (1 - t)).astype(np.float32)
+
+
+def test_the_omega_rule_removes_less_haze_where_dark_pixels_would_go_below_black_and_all_where_none_would():
+    """The motorcycle under light haze: He et al.'s 0.95 would turn more than 0.5% of its pixels below black, so
+    the rule lowers omega (to about 0.72); with a grid of black pixels in the scene (shadows the prior relies on)
+    the haze it sees is there to remove, and omega stays at 0.95."""
+    from classical.haze import haze_omega
+    a = np.full(3, 0.9, np.float32)
+    light = _hazed("motorcycle", 0.8)
+    assert 0.65 < haze_omega(light, a) < 0.8
+    clean = hazy_motorcycle(beta=0.3, scale=0.5)[1].copy()
+    clean[::8, ::8] = 0.0
+    assert haze_omega((clean * 0.8 + 0.9 * 0.2).astype(np.float32), a) == 0.95
+    assert haze_omega(light, a, black_share=1.0) == 0.95  # a share no photo reaches: the prior's omega
+
+
+def test_dense_haze_takes_the_rules_omega_at_he_et_als_size_and_no_omega_falls_below_the_floor():
+    """dehazing_system.haze_of: where the input's dark channel is high everywhere (10th percentile above
+    DENSE_DARK's upper level) omega is the black-share rule's at DENSE_SIDE; where it is low, the rule's at the
+    nets' working size; never below OMEGA_FLOOR."""
+    import dehazing_system as ds
+    from classical.haze import dark_channel
+    from utils.config import defaults
+    from utils.image_io import resize, working_shape
+    cfg = defaults(vars(ds))
+    alone = cfg.replace(dense_side=0, omega_floor=0.0)
+    dense, light, bright = _hazed("astronaut", 0.5), _hazed("chelsea", 0.8), _hazed("chelsea", 0.95)
+    a, omega = ds.haze_of(cfg, dense)
+    assert np.percentile(dark_channel(dense / a), 10) > cfg.dense_dark[1]
+    at_he_size = ds.omega_of(cfg, resize(dense, working_shape(dense.shape[:2], cfg.dense_side)), a)
+    assert omega == pytest.approx(at_he_size) and abs(omega - ds.haze_of(alone, dense)[1]) > 0.05
+    a, omega = ds.haze_of(cfg, light)
+    assert np.percentile(dark_channel(light / a), 10) < cfg.dense_dark[0]
+    assert omega == ds.haze_of(alone, light)[1]
+    assert ds.haze_of(alone, bright)[1] < 0.45 and ds.haze_of(cfg, bright)[1] == cfg.omega_floor
