@@ -55,7 +55,7 @@ ROWS = {
         ['test_segmentation_resumed_mid_step_matches_the_uninterrupted_run',
          'test_dehazing_resumed_in_its_second_stage_matches_the_uninterrupted_run',
          'test_ctrl_c_saves_a_checkpoint_that_resumes_to_the_uninterrupted_result',
-         'test_bad_resume_gives_one_line_and_exit_2'],
+         'test_bad_resume_gives_its_own_one_line_and_exit_2'],
     'a `--box` outside the image, of zero area, or not four numbers':
         ['test_bad_box_is_one_line_and_exit_2'],
     'a box over the whole image (no background outside it), at an edge, thin, or around a tiny object':
