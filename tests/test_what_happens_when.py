@@ -59,7 +59,7 @@ ROWS = {
     'a `--box` outside the image, of zero area, or not four numbers':
         ['test_bad_box_is_one_line_and_exit_2'],
     'a box over the whole image (no background outside it), at an edge, thin, or around a tiny object':
-        ['test_box_over_the_whole_image_gives_a_result',
+        ['test_box_over_the_whole_image_still_finds_the_object',
          'test_every_box_that_fits_the_image_gives_labels_touching_edges_thin_or_around_a_tiny_object'],
     'a folder with no images, or with a one-file setting (`--fg_hint`, `--truth`, `--gt`); a bad image inside it':
         ['test_folder_without_images_is_one_line_and_exit_2',
