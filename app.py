@@ -287,8 +287,7 @@ def segment(editor: dict[str, Any] | None, sample: tuple | None, layers: int, me
                     args.append(f"--{kind}_hint={save_image(Path(tmp) / f'{kind}.png', m.astype(np.float32))}")
             if box.strip():
                 args.append(f"--box={box.strip()}")
-            loops = 3 if int(layers) == 3 and method == "system" and dip else 1 if dip else 0
-            watch = Watch(max(loops, 1))
+            watch = Watch(3 if int(layers) == 3 and method == "system" else 1)  # (the system: three pairwise runs)
             for kind, value in _watched("segmentation", args, watch, progress,
                                         "the graph cut, the labels at full size and the files"):
                 if kind == "done":

@@ -128,8 +128,10 @@ def dehaze_rows(pairs: list[HazyPair], work: Path, common: list[str], extra: lis
 
 
 def densest(rows: list[dict], grid: list, n: int = DENSE_FIGURE_ROWS) -> list:
-    """The figure rows of the `n` pairs whose hazy input is furthest from its truth."""
-    order = sorted(range(len(grid)), key=lambda k: _get(rows, grid[k][0][0].split("\n")[0], "hazy input")["psnr"])
+    """The figure rows (one per pair, in the rows' order) of the `n` pairs whose hazy input is furthest from
+    its truth."""
+    cases = list(dict.fromkeys(r["case"] for r in rows))
+    order = sorted(range(len(cases)), key=lambda k: _get(rows, cases[k], "hazy input")["psnr"])
     return [grid[k] for k in order[:n]]
 
 

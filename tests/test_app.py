@@ -119,6 +119,12 @@ class Page:
         self.wait_for(lambda: self.d.find_elements(By.XPATH, f"//*[@id='{selector}']//label[normalize-space()="
                                                              f"'{label}']"), 30, label)[0].click()
 
+    def sample(self, name: str) -> None:
+        """Pick a bundled sample and wait until it is on the canvas."""
+        self.pick("#sample", name)
+        self.wait_for(lambda: self.css("#editor canvas"), 30, "the sample on the canvas")
+        time.sleep(1)
+
     def tab(self, name: str) -> None:
         self.wait_for(lambda: [b for b in self.css("button[role=tab]") if b.text.strip() == name and b.is_displayed()],
                       30, f"the {name} tab")[0].click()
@@ -207,9 +213,7 @@ def browser(served, request, monkeypatch, tmp_path):
 @pytest.mark.browser
 def test_two_layers_from_strokes_show_progress_then_the_mask_overlay_and_download(browser):
     p = browser
-    p.pick("#sample", "horse")
-    p.wait_for(lambda: p.css("#editor canvas"), 30, "the sample on the canvas")
-    time.sleep(1)
+    p.sample("horse")
     p.stroke(-30, -10)  # one more red stroke on the horse
     p.type("#iters input[type=number]", "40")
     seen = p.run_and_watch("#run", "#status")
@@ -249,9 +253,7 @@ def test_a_typed_box_is_drawn_on_the_uploaded_photo_and_runs(browser, tmp_path):
 def test_three_layers_with_the_green_brush_give_a_three_grey_mask_and_the_label_map(browser):
     from selenium.webdriver.common.by import By
     p = browser
-    p.pick("#sample", "three regions")
-    p.wait_for(lambda: p.css("#editor canvas"), 30, "the sample on the canvas")
-    time.sleep(1)
+    p.sample("three regions")
     p.choose("layers", "3")
     p.wait_for(lambda: p.css("#editor button[aria-label=Color]"), 30, "the colours")[0].click()
     green = p.wait_for(lambda: [b for b in p.d.find_elements(By.CSS_SELECTOR, "#editor button")
