@@ -143,7 +143,7 @@ def load_upload(path: str | None) -> tuple[np.ndarray, str]:
     try:
         image = load_image(path, f"the uploaded file {name}")
     except UserError as e:
-        raise _user_error(e, {str(path): name, f"{name} {name}": name}) from None
+        raise _user_error(e, {str(path): name}) from None
     if min(image.shape[:2]) < 4:
         raise _user_error(UserError(f"the uploaded file {name} is too small ({image.shape[1]}x{image.shape[0]}): "
                                     "need at least 4x4 pixels"), {})
@@ -188,8 +188,7 @@ def draw_box(editor: dict[str, Any] | None, sample: tuple | None, box: str) -> t
         outline[y0:y1, x0:x1] = True
         outline[y0 + width:y1 - width, x0 + width:x1 - width] = False
         drawn[outline & ~np.any(list(masks.values()), axis=0)] = BOX_COLOUR
-    name = sample[2] if sample is not None and len(sample) > 2 else "photo"
-    return _photo(drawn), (drawn, photo, name)
+    return _photo(drawn), (drawn, photo, sample[2] if sample else "photo")
 
 
 def _name_input(run_dir: Path, name: str) -> None:
@@ -268,7 +267,7 @@ def segment(editor: dict[str, Any] | None, sample: tuple | None, layers: int, me
 
     from utils.errors import UserError
     from utils.image_io import load_image, save_image
-    name = sample[2] if sample is not None and len(sample) > 2 else "photo"
+    name = sample[2] if sample else "photo"  # (every editor state: the drawing, the photo, its name)
     names: dict[str, str] = {}
     try:
         image, masks = strokes(editor, sample)

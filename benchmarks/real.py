@@ -251,11 +251,11 @@ def crop_window(hazy: np.ndarray) -> tuple[int, int]:
         return 0, 0
     grey = hazy.mean(axis=2)
     dark = dark_channel(hazy)
-    step = CROP // 2
+    step, hazy_enough = CROP // 2, float(np.median(dark))
     best, where = -1.0, (0, 0)
     for y in range(0, h - CROP + 1, step):
         for x in range(0, w - CROP + 1, step):
-            if dark[y:y + CROP, x:x + CROP].mean() >= np.median(dark):
+            if dark[y:y + CROP, x:x + CROP].mean() >= hazy_enough:
                 spread = float(grey[y:y + CROP, x:x + CROP].std())
                 if spread > best:
                     best, where = spread, (y, x)
